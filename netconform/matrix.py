@@ -1,0 +1,146 @@
+"""Who may talk to whom: the expected reachability matrix, derived from the spec.
+
+A cell is one (source, destination, port) triple. Expectations are values
+(cilium-cli's ResultOK / ResultDrop idea) so they can be printed, compared and
+put in a report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from netconform.spec import WILDCARD, Architecture, Flow, PortSpec
+
+# Verdicts the agent reports (DESIGN.md, "Verdicts").
+CONNECTED = "connected"
+REFUSED = "refused"
+DROPPED = "dropped"
+UNREACHABLE = "unreachable"
+TLS_ERROR = "tls-error"
+NO_ANSWER = "no-answer"  # the agent itself could not be run or answered garbage
+
+
+@dataclass(frozen=True)
+class Expect:
+    name: str
+    verdicts: frozenset[str]
+
+    def accepts(self, verdict: str) -> bool:
+        return verdict in self.verdicts
+
+    def __str__(self) -> str:
+        return "/".join(sorted(self.verdicts))
+
+
+ALLOWED = Expect("allowed", frozenset({CONNECTED}))
+# Cilium drops silently: a deny is a timeout. A refusal means the packet reached the host.
+DENIED = Expect("denied", frozenset({DROPPED}))
+
+
+@dataclass(frozen=True, order=True)
+class Endpoint:
+    """Something that can be probed: a workload (env/group), a service or an external."""
+
+    name: str
+    kind: str  # "workload" | "service" | "external"
+    group: str
+    environment: str | None = None
+
+
+@dataclass(frozen=True, order=True)
+class Cell:
+    source: Endpoint
+    destination: Endpoint
+    port: PortSpec
+
+    def __str__(self) -> str:
+        return f"{self.source.name} -> {self.destination.name} {self.port}"
+
+
+@dataclass(frozen=True)
+class Expected:
+    cells: Mapping[Cell, Expect]
+
+    @property
+    def sources(self) -> list[Endpoint]:
+        return sorted({cell.source for cell in self.cells})
+
+    @property
+    def destinations(self) -> list[Endpoint]:
+        return sorted({cell.destination for cell in self.cells}, key=_destination_order)
+
+    @property
+    def ports(self) -> list[PortSpec]:
+        return sorted({cell.port for cell in self.cells})
+
+    def count(self, expect: Expect) -> int:
+        return sum(1 for value in self.cells.values() if value == expect)
+
+
+_KIND_ORDER = {"workload": 0, "service": 1, "external": 2}
+
+
+def _destination_order(endpoint: Endpoint) -> tuple[int, str]:
+    return _KIND_ORDER[endpoint.kind], endpoint.name
+
+
+def workloads(arch: Architecture) -> list[Endpoint]:
+    return [
+        Endpoint(f"{env}/{name}", "workload", name, env)
+        for name, group in arch.groups.items()
+        for env in group.environments
+    ]
+
+
+def _destinations(arch: Architecture) -> list[tuple[Endpoint, list[PortSpec]]]:
+    workload_ports = sorted(
+        {
+            port
+            for flow in arch.policy.flows
+            if flow.to == WILDCARD or flow.to in arch.groups
+            for port in flow.ports
+        }
+    )
+    found: list[tuple[Endpoint, list[PortSpec]]] = [(w, workload_ports) for w in workloads(arch)]
+    found += [(Endpoint(n, "service", n), s.ports) for n, s in arch.services.items()]
+    found += [(Endpoint(n, "external", n), e.ports) for n, e in arch.externals.items()]
+    return found
+
+
+def _permits(flow: Flow, source: Endpoint, destination: Endpoint, port: PortSpec) -> bool:
+    if port not in flow.ports or flow.from_ not in (WILDCARD, source.group):
+        return False
+    if flow.environments is not None and source.environment not in flow.environments:
+        return False
+    if flow.to == WILDCARD:
+        # A wildcard destination means the app groups, never the world.
+        return destination.kind == "workload" and (
+            flow.across_environments or destination.environment == source.environment
+        )
+    if flow.to != destination.group:
+        return False
+    same_env = destination.environment in (None, source.environment)
+    return destination.kind != "workload" or flow.across_environments or same_env
+
+
+def expected_from_spec(arch: Architecture) -> Expected:
+    """Every workload probes every other endpoint on every port that matters there."""
+    default = DENIED if arch.policy.default == "deny" else ALLOWED
+    cells: dict[Cell, Expect] = {}
+    for source in workloads(arch):
+        for destination, ports in _destinations(arch):
+            if destination == source:
+                continue
+            for port in ports:
+                allowed = any(
+                    _permits(flow, source, destination, port) for flow in arch.policy.flows
+                )
+                cells[Cell(source, destination, port)] = ALLOWED if allowed else default
+    return Expected(cells)
+
+
+def restrict(expected: Expected, keep: Iterable[Cell]) -> Expected:
+    """A sub-matrix, for suites that look at one slice (an environment, egress)."""
+    wanted = set(keep)
+    return Expected({cell: e for cell, e in expected.cells.items() if cell in wanted})

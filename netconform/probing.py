@@ -1,0 +1,112 @@
+"""Turn matrix cells into agent calls: one batched call per source, all sources at once.
+
+Exec round-trips and deny timeouts dominate a run, so the cost of a whole
+matrix is about one probe timeout, however many cells are denied.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from netconform.exec import Exec, ExecTimeout
+from netconform.matrix import NO_ANSWER, Cell, Endpoint
+
+# The agent's own start-up and the transport's latency, on top of the probe timeout.
+EXEC_SLACK_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class ProbeSite:
+    """Where one source's probes start: a transport and the agent's argv there."""
+
+    exec: Exec
+    agent: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Observation:
+    verdict: str
+    detail: str = ""
+    elapsed_ms: float | None = None
+
+
+Observed = Mapping[Cell, Observation]
+
+
+def _host_port(address: str, port: int) -> str:
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+class MatrixProber:
+    """Observes cells by running the agent at each cell's source."""
+
+    def __init__(
+        self,
+        sites: Mapping[Endpoint, ProbeSite],
+        addresses: Mapping[Endpoint, str],
+        timeout: float,
+    ) -> None:
+        self.sites = sites
+        self.addresses = addresses
+        self.timeout = timeout
+
+    def probe(self, cell: Cell) -> dict[str, Any]:
+        kind = cell.port.protocol.lower()
+        target = _host_port(self.addresses[cell.destination], cell.port.port)
+        return {"id": str(cell), kind: target, "timeout": self.timeout}
+
+    def reproduce(self, cell: Cell) -> str:
+        site = self.sites[cell.source]
+        return site.exec.command_line([*site.agent, "probe"], json.dumps(self.probe(cell)))
+
+    def observe(self, cells: Iterable[Cell]) -> dict[Cell, Observation]:
+        """One agent call per source, every source at the same time."""
+        by_source: dict[Endpoint, list[Cell]] = defaultdict(list)
+        for cell in cells:
+            by_source[cell.source].append(cell)
+        return self._run_batches(list(by_source.values()))
+
+    def observe_one_by_one(self, cells: Iterable[Cell]) -> dict[Cell, Observation]:
+        """The naive way, one agent call per cell in turn: the benchmark's baseline."""
+        observed: dict[Cell, Observation] = {}
+        for cell in cells:
+            observed.update(self._batch([cell]))
+        return observed
+
+    def _run_batches(self, batches: Sequence[list[Cell]]) -> dict[Cell, Observation]:
+        observed: dict[Cell, Observation] = {}
+        if not batches:
+            return observed
+        with ThreadPoolExecutor(max_workers=len(batches)) as pool:
+            for result in pool.map(self._batch, batches):
+                observed.update(result)
+        return observed
+
+    def _batch(self, cells: list[Cell]) -> dict[Cell, Observation]:
+        site = self.sites[cells[0].source]
+        payload = json.dumps({"probes": [self.probe(cell) for cell in cells]})
+        try:
+            done = site.exec.run(
+                [*site.agent, "probe"], payload, timeout=self.timeout + EXEC_SLACK_SECONDS
+            )
+        except ExecTimeout as error:
+            return dict.fromkeys(cells, Observation(NO_ANSWER, str(error)))
+        try:
+            results = {r["id"]: r for r in json.loads(done.stdout)["results"]}
+        except (ValueError, KeyError, TypeError):
+            why = f"agent exit {done.rc}: {(done.stderr or done.stdout).strip()[-300:]}"
+            return dict.fromkeys(cells, Observation(NO_ANSWER, why))
+        return {cell: _observation(results.get(str(cell))) for cell in cells}
+
+
+def _observation(result: Mapping[str, Any] | None) -> Observation:
+    if result is None:
+        return Observation(NO_ANSWER, "the agent returned no result for this cell")
+    return Observation(
+        str(result["verdict"]), str(result.get("detail", "")), result.get("elapsed_ms")
+    )

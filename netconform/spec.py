@@ -1,0 +1,347 @@
+"""architecture.yaml as a typed model.
+
+The spec is the intent every suite is measured against, so a wrong spec would
+make the suite test the wrong thing: anything unexpected (an unknown key, a
+port out of range, a flow naming a group that does not exist) is refused with
+one message naming the file, the key path and the reason.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
+
+WILDCARD = "*"
+
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
+Labels = dict[Annotated[str, StringConstraints(min_length=1)], str]
+
+
+class SpecError(Exception):
+    """A spec that cannot be trusted; the message is meant for a person."""
+
+
+@dataclass(frozen=True, order=True)
+class PortSpec:
+    port: int
+    protocol: Literal["TCP", "UDP"]
+
+    def __str__(self) -> str:
+        return f"{self.port}/{self.protocol}"
+
+
+_PORT = re.compile(r"^(\d+)/(TCP|UDP)$")
+
+
+def _port(value: Any) -> PortSpec:
+    if isinstance(value, PortSpec):
+        return value
+    match = _PORT.match(str(value)) if isinstance(value, str | int) else None
+    if not match:
+        raise ValueError(f"{value!r} is not a port such as 8080/TCP or 53/UDP")
+    number = int(match.group(1))
+    if not 1 <= number <= 65535:
+        raise ValueError(f"port {number} is outside 1-65535")
+    return PortSpec(number, match.group(2))  # type: ignore[arg-type]
+
+
+def _network(value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        return ipaddress.ip_network(str(value), strict=True)
+    except ValueError as error:
+        raise ValueError(f"{value!r} is not a CIDR: {error}") from None
+
+
+def _address(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    try:
+        return ipaddress.ip_address(str(value))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address") from None
+
+
+Port = Annotated[PortSpec, BeforeValidator(_port)]
+Network = Annotated[ipaddress.IPv4Network | ipaddress.IPv6Network, BeforeValidator(_network)]
+Address = Annotated[ipaddress.IPv4Address | ipaddress.IPv6Address, BeforeValidator(_address)]
+Asn = Annotated[int, Field(ge=1, le=4294967295)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class Cluster(_Strict):
+    name: Name
+    control_planes: Annotated[int, Field(ge=1, le=3)] = 1
+    workers: Annotated[int, Field(ge=0, le=10)] = 2
+
+
+class Environment(_Strict):
+    namespace: Name
+
+
+class Group(_Strict):
+    labels: Labels
+    environments: list[Name] = Field(min_length=1)
+
+
+class Service(_Strict):
+    namespace: Name
+    labels: Labels
+    ports: list[Port] = Field(min_length=1)
+
+
+class External(_Strict):
+    cidr: Network
+    ports: list[Port] = Field(min_length=1)
+
+
+class Flow(_Strict):
+    name: Name
+    from_: str = Field(alias="from")
+    to: str
+    ports: list[Port] = Field(min_length=1)
+    across_environments: bool = False
+    environments: list[Name] | None = None
+
+
+class Policy(_Strict):
+    default: Literal["deny", "allow"] = "deny"
+    flows: list[Flow] = []
+
+
+class Pool(_Strict):
+    name: Name
+    cidr: Network
+    service_selector: Labels | None = None
+
+
+class LbIpam(_Strict):
+    pools: list[Pool] = []
+
+
+class Peer(_Strict):
+    name: Name
+    peer_asn: Asn
+    address: Address
+
+
+class Bgp(_Strict):
+    local_asn: Asn
+    peers: list[Peer] = Field(min_length=1)
+    advertise: list[Literal["pod-cidr", "lb-ips"]] = ["pod-cidr", "lb-ips"]
+
+
+class Zone(_Strict):
+    name: str
+    forward_to: list[Address] = Field(min_length=1)
+
+
+class Dns(_Strict):
+    cluster_domain: str = "cluster.local"
+    zones: list[Zone] = []
+    upstream: list[Address] = []
+
+
+class Listener(_Strict):
+    name: Name
+    protocol: Literal["HTTP", "HTTPS", "TCP", "TLS", "UDP"]
+    port: Annotated[int, Field(ge=1, le=65535)]
+    hostname: str | None = None
+
+
+class Backend(_Strict):
+    environment: Name
+    group: Name
+    port: Annotated[int, Field(ge=1, le=65535)]
+
+
+class Route(_Strict):
+    name: Name
+    listener: Name
+    path: str | None = None
+    backend: Backend
+
+
+class Gateway(_Strict):
+    class_: str = Field("cilium", alias="class")
+    listeners: list[Listener] = []
+    routes: list[Route] = []
+
+
+class Encryption(_Strict):
+    wireguard: Literal["required", "optional", "off"] = "off"
+
+
+class MutualAuth(_Strict):
+    required_for: list[Name] = []
+
+
+class Architecture(_Strict):
+    version: Literal[1]
+    cluster: Cluster
+    environments: dict[Name, Environment] = Field(min_length=1)
+    groups: dict[Name, Group] = Field(min_length=1)
+    services: dict[Name, Service] = {}
+    externals: dict[Name, External] = {}
+    policy: Policy = Policy()
+    lb_ipam: LbIpam = LbIpam()
+    bgp: Bgp | None = None
+    dns: Dns = Dns()
+    gateway: Gateway = Gateway()
+    encryption: Encryption = Encryption()
+    mutual_auth: MutualAuth = MutualAuth()
+
+    def flow(self, name: str) -> Flow:
+        return next(flow for flow in self.policy.flows if flow.name == name)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A mapping that names one key twice is a typo PyYAML would silently keep."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _path(location: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in location:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _cross_references(arch: Architecture) -> Iterator[tuple[str, str]]:
+    """Names that must point at something declared elsewhere in the file."""
+    groups, envs = set(arch.groups), set(arch.environments)
+    destinations = groups | set(arch.services) | set(arch.externals)
+    for name, group in arch.groups.items():
+        for i, env in enumerate(group.environments):
+            if env not in envs:
+                yield f"groups.{name}.environments[{i}]", f"unknown environment {env!r}"
+    overlap = groups & (set(arch.services) | set(arch.externals))
+    for name in sorted(overlap):
+        yield f"groups.{name}", f"{name!r} is also declared as a service or external"
+    for i, flow in enumerate(arch.policy.flows):
+        where = f"policy.flows[{i}]"
+        if flow.from_ != WILDCARD and flow.from_ not in groups:
+            yield (
+                f"{where}.from",
+                f"unknown group {flow.from_!r} (groups: {', '.join(sorted(groups))})",
+            )
+        if flow.to != WILDCARD and flow.to not in destinations:
+            yield f"{where}.to", f"unknown destination {flow.to!r}"
+        for j, env in enumerate(flow.environments or []):
+            if env not in envs:
+                yield f"{where}.environments[{j}]", f"unknown environment {env!r}"
+    for i, flow_name in enumerate(arch.mutual_auth.required_for):
+        if flow_name not in {flow.name for flow in arch.policy.flows}:
+            yield f"mutual_auth.required_for[{i}]", f"unknown flow {flow_name!r}"
+    listeners = {listener.name for listener in arch.gateway.listeners}
+    for i, route in enumerate(arch.gateway.routes):
+        if route.listener not in listeners:
+            yield f"gateway.routes[{i}].listener", f"unknown listener {route.listener!r}"
+        if route.backend.group not in groups:
+            yield f"gateway.routes[{i}].backend.group", f"unknown group {route.backend.group!r}"
+        elif route.backend.environment not in arch.groups[route.backend.group].environments:
+            yield (
+                f"gateway.routes[{i}].backend.environment",
+                f"group {route.backend.group!r} is not deployed in {route.backend.environment!r}",
+            )
+
+
+def _duplicates(arch: Architecture) -> Iterator[tuple[str, str]]:
+    named: dict[str, list[Any]] = {
+        "policy.flows": arch.policy.flows,
+        "lb_ipam.pools": arch.lb_ipam.pools,
+        "bgp.peers": arch.bgp.peers if arch.bgp else [],
+        "gateway.listeners": arch.gateway.listeners,
+        "gateway.routes": arch.gateway.routes,
+    }
+    for where, items in named.items():
+        seen: set[str] = set()
+        for i, item in enumerate(items):
+            if item.name in seen:
+                yield f"{where}[{i}].name", f"duplicate name {item.name!r}"
+            seen.add(item.name)
+    namespaces: dict[str, str] = {}
+    for name, env in arch.environments.items():
+        if env.namespace in namespaces:
+            yield (
+                f"environments.{name}.namespace",
+                f"namespace {env.namespace!r} is already used by {namespaces[env.namespace]!r}",
+            )
+        namespaces[env.namespace] = name
+
+
+def _overlapping_pools(arch: Architecture) -> Iterator[tuple[str, str]]:
+    pools = arch.lb_ipam.pools
+    for i, pool in enumerate(pools):
+        for other in pools[:i]:
+            if pool.cidr.version == other.cidr.version and pool.cidr.overlaps(other.cidr):
+                yield (
+                    f"lb_ipam.pools[{i}].cidr",
+                    f"{pool.cidr} overlaps pool {other.name!r} ({other.cidr})",
+                )
+
+
+def parse(text: str, source: str = "architecture.yaml") -> Architecture:
+    """Parse and check a spec; every problem found is one line of the SpecError."""
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "(document)"
+        reason = getattr(error, "problem", None) or str(error)
+        raise SpecError(f"{source}: {where}: not valid YAML: {reason}") from None
+    if data is None:
+        raise SpecError(f"{source}: (document): the file is empty")
+    if not isinstance(data, dict):
+        raise SpecError(f"{source}: (top level): expected a mapping, got {type(data).__name__}")
+    try:
+        arch = Architecture.model_validate(data)
+    except ValidationError as error:
+        lines = [f"{source}: {_path(e['loc'])}: {_reason(e)}" for e in error.errors()]
+        raise SpecError("\n".join(lines)) from None
+    problems = [*_cross_references(arch), *_duplicates(arch), *_overlapping_pools(arch)]
+    if problems:
+        raise SpecError("\n".join(f"{source}: {path}: {reason}" for path, reason in problems))
+    return arch
+
+
+def _reason(error: Any) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown key"
+    if error["type"] == "missing":
+        return "required key is missing"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{message} (got {error['input']!r})" if error["type"] != "value_error" else message
+
+
+def load(path: str | Path) -> Architecture:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise SpecError(f"{path}: cannot read: {error.strerror}") from None
+    return parse(text, str(path))

@@ -1,0 +1,131 @@
+"""The default architecture's endpoints as lab hosts, with nftables as the policy.
+
+Every endpoint is a namespace running the real agent. The policy ground truth
+is an nftables ruleset on each destination's input hook, generated from a
+truth table: `accept` for allowed cells, `drop` (what Cilium does) or
+`reject` (a misconfiguration: the packet reached the host) for the rest.
+Mutations edit the truth table and re-apply it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from netconform.exec import ExecTimeout
+from netconform.matrix import ALLOWED, Cell, Endpoint, Expected
+from netconform.probing import MatrixProber, ProbeSite
+from netconform.spec import Architecture
+from tests.lab.topology import Host, Lab
+
+AGENT = (sys.executable, str(Path(__file__).resolve().parents[2] / "netconform" / "agent.py"))
+TABLE = "netconform_lab"
+
+
+def lab_address(arch: Architecture, endpoint: Endpoint, index: int) -> str:
+    """Workloads and services get 198.18.1.x; an external sits inside its own CIDR."""
+    if endpoint.kind == "external":
+        network = arch.externals[endpoint.name].cidr
+        return str(network.network_address + (10 if network.num_addresses > 10 else 0))
+    return str(ipaddress.ip_address("198.18.1.10") + index)
+
+
+@dataclass
+class PolicyLab:
+    lab: Lab
+    expected: Expected
+    hosts: dict[Endpoint, Host]
+    actions: dict[Cell, str] = field(default_factory=dict)
+
+    def prober(self, timeout: float) -> MatrixProber:
+        sites = {e: ProbeSite(h.exec, AGENT) for e, h in self.hosts.items()}
+        addresses = {e: h.address for e, h in self.hosts.items()}
+        return MatrixProber(sites, addresses, timeout)
+
+    def healthy(self) -> dict[Cell, str]:
+        return {c: "accept" if e == ALLOWED else "drop" for c, e in self.expected.cells.items()}
+
+    def apply(self, actions: Mapping[Cell, str]) -> None:
+        """Replace every destination's ruleset with the one this truth table implies."""
+        self.actions = dict(actions)
+        for destination, host in self.hosts.items():
+            self.lab.nft(host, self._ruleset(destination))
+
+    def _ruleset(self, destination: Endpoint) -> str:
+        rules = []
+        for cell, action in sorted(self.actions.items()):
+            if cell.destination != destination or action == "drop":
+                continue
+            proto = cell.port.protocol.lower()
+            verb = "reject with tcp reset" if action == "reject" and proto == "tcp" else action
+            source = self.hosts[cell.source].address
+            rules.append(f"ip saddr {source} {proto} dport {cell.port.port} {verb}")
+        body = "\n    ".join(rules)
+        return (
+            f"table inet {TABLE}\ndelete table inet {TABLE}\n"
+            f"table inet {TABLE} {{\n  chain input {{\n"
+            "    type filter hook input priority 0; policy accept;\n"
+            "    ct state established,related accept\n"
+            '    iifname "lo" accept\n'
+            f"    {body}\n"
+            "    meta l4proto { tcp, udp } drop\n"
+            "  }\n}\n"
+        )
+
+
+def _wait_serving(host: Host, ports: list[int], deadline: float) -> None:
+    check = (
+        "import socket,sys\n"
+        "for p in sys.argv[1:]:\n"
+        "    socket.create_connection(('127.0.0.1', int(p)), 0.5).close()\n"
+    )
+    while True:
+        try:
+            done = host.exec.run(["python3", "-c", check, *map(str, ports)], timeout=5)
+        except ExecTimeout:
+            done = None
+        if done and done.rc == 0:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"agent in lab host {host.name} is not serving {ports}")
+        time.sleep(0.1)
+
+
+@contextmanager
+def policy_lab(arch: Architecture, expected: Expected) -> Iterator[PolicyLab]:
+    endpoints = sorted({c.source for c in expected.cells} | {c.destination for c in expected.cells})
+    tcp = sorted({c.port.port for c in expected.cells if c.port.protocol == "TCP"})
+    udp = sorted({c.port.port for c in expected.cells if c.port.protocol == "UDP"})
+    with Lab() as lab:
+        hosts: dict[Endpoint, Host] = {}
+        for index, endpoint in enumerate(endpoints):
+            name = endpoint.name.replace("/", "-")
+            hosts[endpoint] = lab.host(name, lab_address(arch, endpoint, index))
+        for endpoint, host in hosts.items():
+            env = {"POD_NAME": endpoint.name, "POD_NAMESPACE": endpoint.environment or ""}
+            lab.spawn(
+                host,
+                [
+                    "env",
+                    *(f"{k}={v}" for k, v in env.items()),
+                    *AGENT,
+                    "serve",
+                    "--bind",
+                    "0.0.0.0",
+                    "--tcp",
+                    ",".join(map(str, tcp)),
+                    "--udp",
+                    ",".join(map(str, udp)),
+                ],
+            )
+        deadline = time.monotonic() + 15
+        for host in hosts.values():
+            _wait_serving(host, tcp, deadline)
+        made = PolicyLab(lab, expected, hosts)
+        made.apply(made.healthy())
+        yield made

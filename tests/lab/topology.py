@@ -1,0 +1,169 @@
+"""Lab hosts as network namespaces on one bridge, removed whatever happens.
+
+Every namespace of a lab is named `nclab-<pid>-<token>-<host>`: the bridge
+lives in a namespace of its own (`...-sw`), so the lab never touches the
+host's own network, and a lab whose process died can be recognised and swept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from types import FrameType
+
+from netconform.exec import NetnsExec
+
+PREFIX = "nclab"
+
+
+def _ip(*args: str, stdin: str | None = None) -> None:
+    done = subprocess.run(["ip", *args], input=stdin, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise RuntimeError(f"ip {' '.join(args)}: {done.stderr.strip()}")
+
+
+def namespaces() -> list[str]:
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True)
+    return [line.split()[0] for line in out.stdout.splitlines() if line.strip()]
+
+
+def _kill_namespace(name: str) -> None:
+    pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout
+    for pid in pids.split():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid), signal.SIGKILL)
+    subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+
+
+def sweep_stale() -> list[str]:
+    """Remove the namespaces of labs whose process is gone (killed with SIGKILL, say)."""
+    swept = []
+    for name in namespaces():
+        parts = name.split("-")
+        if len(parts) < 3 or parts[0] != PREFIX or not parts[1].isdigit():
+            continue
+        try:
+            os.kill(int(parts[1]), 0)
+        except ProcessLookupError:
+            _kill_namespace(name)
+            swept.append(name)
+    return swept
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    netns: str
+    address: str
+    exec: NetnsExec
+
+
+@dataclass
+class Lab:
+    """A context manager; leaving it (normally, by exception, SIGINT or SIGTERM) removes all."""
+
+    prefix_len: int = 15
+    run: str = field(default_factory=lambda: f"{PREFIX}-{os.getpid()}-{secrets.token_hex(3)}")
+    hosts: dict[str, Host] = field(default_factory=dict)
+    processes: list[subprocess.Popen[str]] = field(default_factory=list)
+    _created: list[str] = field(default_factory=list)
+    _previous_sigterm: object = None
+
+    @property
+    def switch(self) -> str:
+        return f"{self.run}-sw"
+
+    def __enter__(self) -> Lab:
+        if threading.current_thread() is threading.main_thread():
+            self._previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            self._add_namespace(self.switch)
+            _ip("-n", self.switch, "link", "add", "br0", "type", "bridge")
+            _ip("-n", self.switch, "link", "set", "br0", "up")
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _add_namespace(self, name: str) -> None:
+        _ip("netns", "add", name)
+        self._created.append(name)
+
+    def host(self, name: str, address: str, routes: Sequence[str] = ()) -> Host:
+        """A host with one leg on the bridge; extra routes are sent out that leg."""
+        if name in self.hosts:
+            raise ValueError(f"lab host {name!r} exists already")
+        netns = f"{self.run}-{name}"
+        leg = f"h{len(self.hosts)}"
+        self._add_namespace(netns)
+        _ip("-n", self.switch, "link", "add", leg, "type", "veth", "peer", "name", "eth0", "netns", netns)
+        _ip("-n", self.switch, "link", "set", leg, "master", "br0", "up")
+        _ip("-n", netns, "addr", "add", f"{address}/{self.prefix_len}", "dev", "eth0")
+        _ip("-n", netns, "link", "set", "lo", "up")
+        _ip("-n", netns, "link", "set", "eth0", "up")
+        for route in routes:
+            _ip("-n", netns, "route", "add", route, "dev", "eth0")
+        host = Host(name, netns, address, NetnsExec(netns))
+        self.hosts[name] = host
+        return host
+
+    def spawn(self, host: Host, argv: Sequence[str]) -> subprocess.Popen[str]:
+        """A long-running process inside the host; stopped when the lab closes."""
+        process = subprocess.Popen(
+            [*host.exec.prefix, *argv],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.processes.append(process)
+        return process
+
+    def nft(self, host: Host, ruleset: str) -> None:
+        done = host.exec.run(["nft", "-f", "-"], ruleset, timeout=10)
+        if done.rc:
+            raise RuntimeError(f"nft in {host.name}: {done.stderr.strip()}\n{ruleset}")
+
+    def close(self) -> None:
+        in_main = threading.current_thread() is threading.main_thread()
+        previous_sigint = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None
+        try:
+            for process in self.processes:
+                process.terminate()
+            for process in self.processes:
+                try:
+                    process.wait(timeout=3)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+                if process.stderr:
+                    process.stderr.close()
+            for name in reversed(self._created):
+                _kill_namespace(name)
+            self.processes.clear()
+            self._created.clear()
+            self.hosts.clear()
+        finally:
+            if in_main:
+                signal.signal(signal.SIGINT, previous_sigint)
+                if self._previous_sigterm is not None:
+                    signal.signal(signal.SIGTERM, self._previous_sigterm)  # type: ignore[arg-type]
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@contextlib.contextmanager
+def lab() -> Iterator[Lab]:
+    with Lab() as made:
+        yield made
