@@ -26,7 +26,7 @@ _SYMBOLS = {
 LEGEND = (
     ". connected  X dropped  R refused (reached the host: a leak)  U unreachable\n"
     "T tls-error  D dns-error  H http answer  ? no answer  - not probed\n"
-    "diff: . as expected  ! wrong  ~ flapping (changed between rounds)"
+    "diff: . as expected  ! wrong now  ~ flapping (right now, changed between rounds)"
 )
 
 
@@ -126,7 +126,7 @@ def _grids(
         return symbol(observed[cell].verdict) if cell in observed else "?"
 
     def diff_symbol(cell: Cell) -> str:
-        return "~" if cell in flapping else "!" if cell in wrong else "."
+        return "!" if cell in wrong else "~" if cell in flapping else "."
 
     header = "".join(str(numbers[c]).rjust(width) for c in columns)
     gap = "   "

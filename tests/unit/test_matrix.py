@@ -1,0 +1,66 @@
+"""The expected matrix derived from the default architecture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from netconform.matrix import ALLOWED, DENIED, Cell, Endpoint, expected_from_spec, restrict
+from netconform.spec import PortSpec, load
+
+ROOT = Path(__file__).resolve().parents[2]
+ARCH = load(ROOT / "architecture.yaml")
+EXPECTED = expected_from_spec(ARCH)
+
+
+def endpoint(name: str) -> Endpoint:
+    return next(e for e in {c.destination for c in EXPECTED.cells} if e.name == name)
+
+
+def verdict(source: str, destination: str, port: str) -> str:
+    number, protocol = port.split("/")
+    cell = Cell(endpoint(source), endpoint(destination), PortSpec(int(number), protocol))
+    return EXPECTED.cells[cell].name
+
+
+@pytest.mark.parametrize(
+    ("source", "destination", "port", "want"),
+    [
+        ("prod/frontend", "prod/backend", "8080/TCP", "allowed"),
+        ("prod/frontend", "prod/db", "5432/TCP", "denied"),
+        ("prod/backend", "prod/db", "5432/TCP", "allowed"),
+        ("prod/db", "prod/backend", "8080/TCP", "denied"),
+        ("staging/frontend", "prod/backend", "8080/TCP", "denied"),
+        ("staging/backend", "staging/db", "5432/TCP", "allowed"),
+        ("prod/db", "kube-dns", "53/UDP", "allowed"),
+        ("ops/monitoring", "kube-dns", "53/TCP", "allowed"),
+        ("ops/monitoring", "staging/db", "9090/TCP", "allowed"),
+        ("ops/monitoring", "staging/db", "5432/TCP", "denied"),
+        ("prod/frontend", "ops/monitoring", "9090/TCP", "denied"),
+        ("prod/backend", "partner-api", "443/TCP", "allowed"),
+        ("staging/backend", "partner-api", "443/TCP", "denied"),
+        ("prod/backend", "internet", "443/TCP", "denied"),
+    ],
+)
+def test_cells_follow_the_declared_flows(source: str, destination: str, port: str, want: str):
+    assert verdict(source, destination, port) == want
+
+
+def test_shape_of_the_default_matrix() -> None:
+    # 7 workloads x 6 others x 3 ports + 7 x kube-dns x 2 + 7 x 2 externals x 1
+    assert len(EXPECTED.cells) == 126 + 14 + 14
+    assert EXPECTED.count(ALLOWED) == 25
+    assert EXPECTED.count(DENIED) == 129
+    assert not any(c.source == c.destination for c in EXPECTED.cells)
+
+
+def test_default_allow_turns_undeclared_cells_allowed() -> None:
+    permissive = ARCH.model_copy(update={"policy": ARCH.policy.model_copy(update={"default": "allow"})})
+    assert set(expected_from_spec(permissive).cells.values()) == {ALLOWED}
+
+
+def test_restrict_keeps_only_the_named_cells() -> None:
+    egress = [c for c in EXPECTED.cells if c.destination.kind == "external"]
+    sub = restrict(EXPECTED, egress)
+    assert set(sub.cells) == set(egress) and len(sub.cells) == 14

@@ -1,0 +1,75 @@
+"""The matrix checker: deny passes only on drop, flapping is named, the screen explains."""
+
+from __future__ import annotations
+
+from netconform.checks.reachability import check_matrix
+from netconform.matrix import ALLOWED, DENIED, Cell, Endpoint, Expected
+from netconform.probing import Observation
+from netconform.spec import PortSpec
+
+FE = Endpoint("prod/frontend", "workload", "frontend", "prod")
+BE = Endpoint("prod/backend", "workload", "backend", "prod")
+DB = Endpoint("prod/db", "workload", "db", "prod")
+P = PortSpec(5432, "TCP")
+EXPECTED = Expected(
+    {
+        Cell(FE, BE, P): DENIED,
+        Cell(FE, DB, P): DENIED,
+        Cell(BE, DB, P): ALLOWED,
+        Cell(BE, FE, P): DENIED,
+        Cell(DB, FE, P): DENIED,
+        Cell(DB, BE, P): DENIED,
+    }
+)
+
+
+def observed(**changes: str) -> dict[Cell, Observation]:
+    seen = {c: Observation("connected" if e == ALLOWED else "dropped") for c, e in EXPECTED.cells.items()}
+    for key, verdict in changes.items():
+        source, destination = (e for name in key.split("_") for e in (FE, BE, DB) if e.group == name)
+        seen[Cell(source, destination, P)] = Observation(verdict, "why")
+    return seen
+
+
+def check(*rounds: dict[Cell, Observation], n: int = 2):
+    return check_matrix(EXPECTED, list(rounds), n, 1.0, lambda cell: f"probe {cell}")
+
+
+def test_healthy_rounds_pass() -> None:
+    verdict = check(observed(), observed())
+    assert verdict.ok
+    assert "all 6 cells as expected in 2 consistent rounds" in verdict.summary
+
+
+def test_fewer_rounds_than_required_do_not_pass() -> None:
+    assert not check(observed()).ok
+
+
+def test_refused_on_a_deny_cell_is_a_leak() -> None:
+    verdict = check(observed(), observed(frontend_db="refused"))
+    assert not verdict.ok
+    assert verdict.summary.startswith("reachability: 1 of 6 cells wrong")
+    assert "! wrong: prod/frontend -> prod/db 5432/TCP expected dropped, got refused (why)" in verdict.evidence
+    assert "reproduce: probe prod/frontend -> prod/db 5432/TCP" in verdict.evidence
+
+
+def test_blocked_allowed_flow_is_wrong() -> None:
+    verdict = check(observed(), observed(backend_db="dropped"))
+    assert "prod/backend -> prod/db 5432/TCP expected connected, got dropped" in verdict.evidence
+
+
+def test_a_cell_that_flips_is_flapping_not_retried_away() -> None:
+    verdict = check(observed(db_frontend="connected"), observed())
+    assert not verdict.ok
+    assert "0 of 6 cells wrong, 1 flapping" in verdict.summary
+    assert "~ flapping: prod/db -> prod/frontend 5432/TCP over the last 2 rounds: connected -> dropped" in verdict.evidence
+
+
+def test_grid_marks_the_wrong_cell_in_all_three_tables() -> None:
+    evidence = check(observed(), observed(frontend_db="refused")).evidence
+    row = next(line for line in evidence.splitlines() if line.startswith("3 prod/frontend"))
+    expected_grid, observed_grid, diff_grid = (part.split() for part in row[len("3 prod/frontend"):].split("   ") if part.strip())
+    assert expected_grid == ["X", "X", "-"]
+    assert observed_grid == ["X", "R", "-"]
+    assert diff_grid == [".", "!", "-"]
+    assert "R refused (reached the host: a leak)" in evidence

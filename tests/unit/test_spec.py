@@ -1,0 +1,184 @@
+"""The spec loader: the default file loads, and bad input is refused with file, path and reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from netconform.spec import SpecError, load, parse
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT = (ROOT / "architecture.yaml").read_text()
+
+
+def test_default_architecture_loads() -> None:
+    arch = load(ROOT / "architecture.yaml")
+    assert set(arch.environments) == {"prod", "staging", "ops"}
+    assert {"frontend", "backend", "db"} <= set(arch.groups)
+    assert [str(p) for p in arch.flow("backend-to-db").ports] == ["5432/TCP"]
+    assert arch.bgp is not None and arch.bgp.local_asn == 64512
+    assert arch.encryption.wireguard == "required"
+
+
+def _edited(edit) -> str:
+    data = yaml.safe_load(DEFAULT)
+    edit(data)
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def _flows(data):
+    return data["policy"]["flows"]
+
+
+BAD = {
+    "empty file": ("", "(document)", "the file is empty"),
+    "comments only": ("# nothing\n", "(document)", "the file is empty"),
+    "not yaml": ("cluster: [unclosed\n", "line 2", "not valid YAML"),
+    "not a mapping": ("- a\n- b\n", "(top level)", "expected a mapping"),
+    "duplicate yaml key": (DEFAULT + "\nversion: 1\n", "line", "duplicate key 'version'"),
+    "unknown top-level key": (
+        _edited(lambda d: d.update(firewall={})),
+        "firewall",
+        "unknown key",
+    ),
+    "unknown nested key": (
+        _edited(lambda d: _flows(d)[0].update(prot="8080/TCP")),
+        "policy.flows[0].prot",
+        "unknown key",
+    ),
+    "missing required key": (
+        _edited(lambda d: d.pop("cluster")),
+        "cluster",
+        "required key is missing",
+    ),
+    "wrong type": (
+        _edited(lambda d: d["cluster"].update(workers="two")),
+        "cluster.workers",
+        "valid integer",
+    ),
+    "port out of range": (
+        _edited(lambda d: _flows(d)[1].update(ports=["70000/TCP"])),
+        "policy.flows[1].ports[0]",
+        "outside 1-65535",
+    ),
+    "port without protocol": (
+        _edited(lambda d: _flows(d)[1].update(ports=[5432])),
+        "policy.flows[1].ports[0]",
+        "not a port such as 8080/TCP",
+    ),
+    "unknown protocol": (
+        _edited(lambda d: _flows(d)[1].update(ports=["5432/SCTP"])),
+        "policy.flows[1].ports[0]",
+        "not a port",
+    ),
+    "bad cidr": (
+        _edited(lambda d: d["lb_ipam"]["pools"][0].update(cidr="198.18.250.0/33")),
+        "lb_ipam.pools[0].cidr",
+        "not a CIDR",
+    ),
+    "cidr with host bits": (
+        _edited(lambda d: d["lb_ipam"]["pools"][0].update(cidr="198.18.250.1/28")),
+        "lb_ipam.pools[0].cidr",
+        "host bits set",
+    ),
+    "bad peer address": (
+        _edited(lambda d: d["bgp"]["peers"][0].update(address="198.18.0.300")),
+        "bgp.peers[0].address",
+        "not an IP address",
+    ),
+    "flow from unknown group": (
+        _edited(lambda d: _flows(d)[0].update({"from": "fronted"})),
+        "policy.flows[0].from",
+        "unknown group 'fronted'",
+    ),
+    "flow to unknown destination": (
+        _edited(lambda d: _flows(d)[0].update(to="bakend")),
+        "policy.flows[0].to",
+        "unknown destination 'bakend'",
+    ),
+    "group in unknown environment": (
+        _edited(lambda d: d["groups"]["db"]["environments"].append("qa")),
+        "groups.db.environments[2]",
+        "unknown environment 'qa'",
+    ),
+    "duplicate flow name": (
+        _edited(lambda d: _flows(d).append(dict(_flows(d)[0]))),
+        "policy.flows[5].name",
+        "duplicate name 'frontend-to-backend'",
+    ),
+    "two environments, one namespace": (
+        _edited(lambda d: d["environments"]["staging"].update(namespace="prod")),
+        "environments.staging.namespace",
+        "already used by 'prod'",
+    ),
+    "overlapping pools": (
+        _edited(lambda d: d["lb_ipam"]["pools"][1].update(cidr="198.18.250.8/29")),
+        "lb_ipam.pools[1].cidr",
+        "overlaps pool 'default'",
+    ),
+    "asn out of range": (
+        _edited(lambda d: d["bgp"].update(local_asn=4294967296)),
+        "bgp.local_asn",
+        "less than or equal to 4294967295",
+    ),
+    "asn zero": (
+        _edited(lambda d: d["bgp"]["peers"][0].update(peer_asn=0)),
+        "bgp.peers[0].peer_asn",
+        "greater than or equal to 1",
+    ),
+    "mutual auth for unknown flow": (
+        _edited(lambda d: d["mutual_auth"].update(required_for=["db-access"])),
+        "mutual_auth.required_for[0]",
+        "unknown flow 'db-access'",
+    ),
+    "route to unknown listener": (
+        _edited(lambda d: d["gateway"]["routes"][0].update(listener="htp")),
+        "gateway.routes[0].listener",
+        "unknown listener 'htp'",
+    ),
+    "route to group not in that environment": (
+        _edited(lambda d: d["gateway"]["routes"][0]["backend"].update(environment="ops")),
+        "gateway.routes[0].backend.environment",
+        "not deployed in 'ops'",
+    ),
+    "invalid name": (
+        _edited(lambda d: _flows(d)[0].update(name="Frontend To Backend")),
+        "policy.flows[0].name",
+        "should match pattern",
+    ),
+    "unsupported version": (
+        _edited(lambda d: d.update(version=2)),
+        "version",
+        "Input should be 1",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD, ids=list(BAD))
+def test_bad_input_names_file_path_and_reason(case: str) -> None:
+    text, path, reason = BAD[case]
+    with pytest.raises(SpecError) as raised:
+        parse(text, "arch.yaml")
+    message = str(raised.value)
+    first = message.splitlines()[0]
+    assert first.startswith(f"arch.yaml: {path}"), message
+    assert reason in message, message
+    assert "Traceback" not in message
+
+
+def test_unreadable_file_names_it(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(SpecError, match=r"nope\.yaml: cannot read: No such file"):
+        load(missing)
+
+
+def test_every_problem_is_reported_once() -> None:
+    def two_problems(d):
+        _flows(d)[0].update(to="x")
+        _flows(d)[1].update({"from": "y"})
+
+    message = str(pytest.raises(SpecError, parse, _edited(two_problems)).value)
+    assert message.count("\n") == 1
+    assert "policy.flows[0].to" in message and "policy.flows[1].from" in message
