@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import ipaddress
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netconform.exec import ExecTimeout
 from netconform.matrix import ALLOWED, Cell, Endpoint, Expected
 from netconform.probing import MatrixProber, ProbeSite
 from netconform.spec import Architecture
@@ -78,24 +76,6 @@ class PolicyLab:
         )
 
 
-def _wait_serving(host: Host, ports: list[int], deadline: float) -> None:
-    check = (
-        "import socket,sys\n"
-        "for p in sys.argv[1:]:\n"
-        "    socket.create_connection(('127.0.0.1', int(p)), 0.5).close()\n"
-    )
-    while True:
-        try:
-            done = host.exec.run(["python3", "-c", check, *map(str, ports)], timeout=5)
-        except ExecTimeout:
-            done = None
-        if done and done.rc == 0:
-            return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"agent in lab host {host.name} is not serving {ports}")
-        time.sleep(0.1)
-
-
 @contextmanager
 def policy_lab(arch: Architecture, expected: Expected) -> Iterator[PolicyLab]:
     endpoints = sorted({c.source for c in expected.cells} | {c.destination for c in expected.cells})
@@ -106,9 +86,10 @@ def policy_lab(arch: Architecture, expected: Expected) -> Iterator[PolicyLab]:
         for index, endpoint in enumerate(endpoints):
             name = endpoint.name.replace("/", "-")
             hosts[endpoint] = lab.host(name, lab_address(arch, endpoint, index))
+        agents = {}
         for endpoint, host in hosts.items():
             env = {"POD_NAME": endpoint.name, "POD_NAMESPACE": endpoint.environment or ""}
-            lab.spawn(
+            agents[host] = lab.spawn(
                 host,
                 [
                     "env",
@@ -123,9 +104,8 @@ def policy_lab(arch: Architecture, expected: Expected) -> Iterator[PolicyLab]:
                     ",".join(map(str, udp)),
                 ],
             )
-        deadline = time.monotonic() + 15
-        for host in hosts.values():
-            _wait_serving(host, tcp, deadline)
+        for host, agent in agents.items():
+            lab.wait_listening(host, tcp, agent)
         made = PolicyLab(lab, expected, hosts)
         made.apply(made.healthy())
         yield made

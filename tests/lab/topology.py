@@ -13,6 +13,7 @@ import secrets
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
@@ -105,7 +106,20 @@ class Lab:
         netns = f"{self.run}-{name}"
         leg = f"h{len(self.hosts)}"
         self._add_namespace(netns)
-        _ip("-n", self.switch, "link", "add", leg, "type", "veth", "peer", "name", "eth0", "netns", netns)
+        _ip(
+            "-n",
+            self.switch,
+            "link",
+            "add",
+            leg,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            netns,
+        )
         _ip("-n", self.switch, "link", "set", leg, "master", "br0", "up")
         _ip("-n", netns, "addr", "add", f"{address}/{self.prefix_len}", "dev", "eth0")
         _ip("-n", netns, "link", "set", "lo", "up")
@@ -127,6 +141,25 @@ class Lab:
         )
         self.processes.append(process)
         return process
+
+    def wait_listening(
+        self, host: Host, ports: Sequence[int], process: subprocess.Popen[str], timeout: float = 15
+    ) -> None:
+        """Until every TCP port accepts on the host's address; a daemon that died says why."""
+        check = (
+            "import socket,sys\n"
+            "for p in sys.argv[2:]: socket.create_connection((sys.argv[1], int(p)), 0.5).close()"
+        )
+        deadline = time.monotonic() + timeout
+        while host.exec.run(
+            ["python3", "-c", check, host.address, *map(str, ports)], timeout=timeout
+        ).rc:
+            if process.poll() is not None:
+                why = process.stderr.read() if process.stderr else ""
+                raise RuntimeError(f"{process.args} in lab host {host.name} exited: {why.strip()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"lab host {host.name} is not listening on {list(ports)}")
+            time.sleep(0.1)
 
     def nft(self, host: Host, ruleset: str) -> None:
         done = host.exec.run(["nft", "-f", "-"], ruleset, timeout=10)

@@ -179,6 +179,8 @@ def test_every_problem_is_reported_once() -> None:
         _flows(d)[0].update(to="x")
         _flows(d)[1].update({"from": "y"})
 
-    message = str(pytest.raises(SpecError, parse, _edited(two_problems)).value)
+    with pytest.raises(SpecError) as raised:
+        parse(_edited(two_problems))
+    message = str(raised.value)
     assert message.count("\n") == 1
     assert "policy.flows[0].to" in message and "policy.flows[1].from" in message

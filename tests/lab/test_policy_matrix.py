@@ -1,0 +1,130 @@
+"""The reachability engine over the default architecture's full matrix, on real packets.
+
+The healthy lab must pass; each mutation of the nftables ground truth must
+fail naming exactly the cell it broke.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from netconform.convergence import Convergence
+from netconform.matrix import ALLOWED, DENIED, Cell, expected_from_spec, restrict
+from netconform.probing import Observed
+from netconform.reachability import Reachability
+from netconform.spec import load
+from tests.lab.policy_lab import PolicyLab, policy_lab
+
+pytestmark = pytest.mark.lab
+
+ROOT = Path(__file__).resolve().parents[2]
+ARCH = load(ROOT / "architecture.yaml")
+EXPECTED = expected_from_spec(ARCH)
+PROBE_TIMEOUT = 0.8
+SETTLE = Convergence(timeout=2, consistent_rounds=2)
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[PolicyLab]:
+    with policy_lab(ARCH, EXPECTED) as made:
+        yield made
+
+
+@pytest.fixture
+def healthy(lab: PolicyLab) -> Iterator[PolicyLab]:
+    lab.apply(lab.healthy())
+    yield lab
+    lab.apply(lab.healthy())
+
+
+def a_cell(expect, destination_kind: str = "workload") -> Cell:
+    return next(
+        c
+        for c, e in sorted(EXPECTED.cells.items())
+        if e == expect and c.destination.kind == destination_kind
+    )
+
+
+def wrong_lines(evidence: str) -> list[str]:
+    return [line for line in evidence.splitlines() if line.startswith(("! wrong", "~ flapping"))]
+
+
+def test_matrix_is_big_and_mostly_denied() -> None:
+    assert len(EXPECTED.cells) >= 60
+    assert EXPECTED.count(DENIED) / len(EXPECTED.cells) >= 0.4
+
+
+def test_healthy_lab_passes(healthy: PolicyLab) -> None:
+    verdict = Reachability(healthy.prober(PROBE_TIMEOUT), SETTLE).check(EXPECTED)
+    assert verdict.ok, str(verdict)
+    assert f"all {len(EXPECTED.cells)} cells as expected" in verdict.summary
+
+
+def test_ten_healthy_rounds_observe_identical_matrices(healthy: PolicyLab) -> None:
+    prober = healthy.prober(PROBE_TIMEOUT)
+    rounds = [{c: o.verdict for c, o in prober.observe(EXPECTED.cells).items()} for _ in range(10)]
+    assert all(r == rounds[0] for r in rounds[1:])
+    assert rounds[0] == {c: min(e.verdicts) for c, e in EXPECTED.cells.items()}
+
+
+MUTATIONS: dict[str, tuple[Callable[[], Cell], str, str]] = {
+    # name: (the cell to break, nftables action, verdict the check must name)
+    "leaked deny": (lambda: a_cell(DENIED), "accept", "expected dropped, got connected"),
+    "deny done as reject": (lambda: a_cell(DENIED), "reject", "expected dropped, got refused"),
+    "blocked allowed flow": (lambda: a_cell(ALLOWED), "drop", "expected connected, got dropped"),
+    "egress leak to the world": (
+        lambda: a_cell(DENIED, "external"),
+        "accept",
+        "expected dropped, got connected",
+    ),
+    "dns blocked": (lambda: a_cell(ALLOWED, "service"), "drop", "expected connected, got dropped"),
+}
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS)
+def test_mutation_fails_naming_exactly_that_cell(healthy: PolicyLab, mutation: str) -> None:
+    pick, action, words = MUTATIONS[mutation]
+    cell = pick()
+    healthy.apply({**healthy.healthy(), cell: action})
+    verdict = Reachability(healthy.prober(PROBE_TIMEOUT), SETTLE).check(EXPECTED)
+    assert not verdict.ok
+    assert verdict.summary.startswith(f"reachability: 1 of {len(EXPECTED.cells)} cells wrong")
+    lines = wrong_lines(verdict.evidence)
+    assert len(lines) == 1 and lines[0].startswith(f"! wrong: {cell} {words}"), verdict.evidence
+    assert f"reproduce: ip netns exec {healthy.hosts[cell.source].netns} " in verdict.evidence
+
+
+class Flipping:
+    """Toggles one leak before every round: a policy that never settles."""
+
+    def __init__(self, lab: PolicyLab, cell: Cell) -> None:
+        self.lab, self.cell, self.rounds = lab, cell, 0
+        self.prober = lab.prober(PROBE_TIMEOUT)
+
+    def observe(self, cells) -> Observed:
+        self.rounds += 1
+        action = "accept" if self.rounds % 2 else "drop"
+        self.lab.apply({**self.lab.healthy(), self.cell: action})
+        return self.prober.observe(cells)
+
+
+def test_a_flow_that_flips_between_rounds_is_reported_flapping(healthy: PolicyLab) -> None:
+    cell = a_cell(DENIED)
+    flipping = Flipping(healthy, cell)
+    prober = healthy.prober(PROBE_TIMEOUT)
+    prober.observe = flipping.observe  # type: ignore[method-assign]
+    verdict = Reachability(prober, Convergence(timeout=4, consistent_rounds=3)).check(EXPECTED)
+    assert not verdict.ok and flipping.rounds >= 3
+    assert "1 flapping" in verdict.summary
+    assert wrong_lines(verdict.evidence)[-1].startswith(
+        f"~ flapping: {cell} over the last 3 rounds:"
+    )
+
+
+def test_a_restricted_matrix_checks_only_its_slice(healthy: PolicyLab) -> None:
+    egress = restrict(EXPECTED, (c for c in EXPECTED.cells if c.destination.kind == "external"))
+    verdict = Reachability(healthy.prober(PROBE_TIMEOUT), SETTLE).check(egress)
+    assert verdict.ok and f"all {len(egress.cells)} cells" in verdict.summary

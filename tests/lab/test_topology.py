@@ -1,0 +1,107 @@
+"""The lab leaves nothing behind: not on exit, not on an exception, not on SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.lab.topology import PREFIX, Lab, namespaces, sweep_stale
+
+pytestmark = pytest.mark.lab
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def leftovers(run: str) -> list[str]:
+    return [name for name in namespaces() if name.startswith(run)]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_hosts_talk_over_the_bridge_and_vanish_on_exit() -> None:
+    with Lab() as lab:
+        a = lab.host("a", "198.18.3.1")
+        lab.host("b", "198.18.3.2")
+        sleeper = lab.spawn(a, ["sleep", "300"])
+        ping = a.exec.run(
+            ["python3", "-c", "import socket; socket.create_connection(('198.18.3.2', 9), 2)"]
+        )
+        assert "ConnectionRefusedError" in ping.stderr  # the RST of a real host across the bridge
+        assert len(leftovers(lab.run)) == 3
+        run = lab.run
+    assert leftovers(run) == []
+    assert sleeper.poll() is not None
+
+
+def test_an_exception_inside_still_cleans_up() -> None:
+    run = ""
+    with pytest.raises(RuntimeError, match="boom"), Lab() as lab:
+        run = lab.run
+        lab.host("a", "198.18.3.1")
+        raise RuntimeError("boom")
+    assert run and leftovers(run) == []
+
+
+def test_duplicate_host_name_is_refused() -> None:
+    with Lab() as lab:
+        lab.host("a", "198.18.3.1")
+        with pytest.raises(ValueError, match="exists already"):
+            lab.host("a", "198.18.3.2")
+
+
+CHILD = """
+import json, sys, time
+sys.path.insert(0, {root!r})
+from tests.lab.topology import Lab
+with Lab() as lab:
+    a = lab.host("a", "198.18.3.1")
+    lab.host("b", "198.18.3.2")
+    sleeper = lab.spawn(a, ["sleep", "300"])
+    print(json.dumps({{"run": lab.run, "pid": sleeper.pid}}), flush=True)
+    time.sleep(300)
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_mid_test_leaves_no_namespace_interface_or_process(signum: int) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD.format(root=str(ROOT))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        started = json.loads(child.stdout.readline())
+        assert len(leftovers(started["run"])) == 3 and alive(started["pid"])
+        child.send_signal(signum)
+        _, stderr = child.communicate(timeout=20)
+    finally:
+        child.kill()
+    assert "KeyboardInterrupt" in stderr
+    assert leftovers(started["run"]) == []
+    assert not alive(started["pid"])
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    assert started["run"] not in links
+
+
+def test_sweep_removes_labs_whose_process_died() -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = f"{PREFIX}-{dead.pid}-abcdef-x"
+    subprocess.run(["ip", "netns", "add", stale], check=True)
+    try:
+        assert stale in sweep_stale()
+        assert stale not in namespaces()
+    finally:
+        subprocess.run(["ip", "netns", "del", stale], capture_output=True)
