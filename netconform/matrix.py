@@ -12,12 +12,9 @@ from dataclasses import dataclass
 
 from netconform.spec import WILDCARD, Architecture, Flow, PortSpec
 
-# Verdicts the agent reports (DESIGN.md, "Verdicts").
+# The agent's verdicts (DESIGN.md, "Verdicts") that expectations are made of.
 CONNECTED = "connected"
-REFUSED = "refused"
 DROPPED = "dropped"
-UNREACHABLE = "unreachable"
-TLS_ERROR = "tls-error"
 NO_ANSWER = "no-answer"  # the agent itself could not be run or answered garbage
 
 

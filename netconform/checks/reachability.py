@@ -22,10 +22,11 @@ _SYMBOLS = {
     "refused": "R",
     "unreachable": "U",
     "tls-error": "T",
+    "error": "E",
 }
 LEGEND = (
     ". connected  X dropped  R refused (reached the host: a leak)  U unreachable\n"
-    "T tls-error  D dns-error  H http answer  ? no answer  - not probed\n"
+    "T tls-error  D dns-error  H http answer  E probe error  ? no answer  - not probed\n"
     "diff: . as expected  ! wrong now  ~ flapping (right now, changed between rounds)"
 )
 

@@ -56,7 +56,9 @@ def test_shape_of_the_default_matrix() -> None:
 
 
 def test_default_allow_turns_undeclared_cells_allowed() -> None:
-    permissive = ARCH.model_copy(update={"policy": ARCH.policy.model_copy(update={"default": "allow"})})
+    permissive = ARCH.model_copy(
+        update={"policy": ARCH.policy.model_copy(update={"default": "allow"})}
+    )
     assert set(expected_from_spec(permissive).cells.values()) == {ALLOWED}
 
 

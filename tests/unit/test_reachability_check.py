@@ -24,9 +24,14 @@ EXPECTED = Expected(
 
 
 def observed(**changes: str) -> dict[Cell, Observation]:
-    seen = {c: Observation("connected" if e == ALLOWED else "dropped") for c, e in EXPECTED.cells.items()}
+    seen = {
+        c: Observation("connected" if e == ALLOWED else "dropped")
+        for c, e in EXPECTED.cells.items()
+    }
     for key, verdict in changes.items():
-        source, destination = (e for name in key.split("_") for e in (FE, BE, DB) if e.group == name)
+        source, destination = (
+            e for name in key.split("_") for e in (FE, BE, DB) if e.group == name
+        )
         seen[Cell(source, destination, P)] = Observation(verdict, "why")
     return seen
 
@@ -49,7 +54,10 @@ def test_refused_on_a_deny_cell_is_a_leak() -> None:
     verdict = check(observed(), observed(frontend_db="refused"))
     assert not verdict.ok
     assert verdict.summary.startswith("reachability: 1 of 6 cells wrong")
-    assert "! wrong: prod/frontend -> prod/db 5432/TCP expected dropped, got refused (why)" in verdict.evidence
+    assert (
+        "! wrong: prod/frontend -> prod/db 5432/TCP expected dropped, got refused (why)"
+        in verdict.evidence
+    )
     assert "reproduce: probe prod/frontend -> prod/db 5432/TCP" in verdict.evidence
 
 
@@ -62,13 +70,18 @@ def test_a_cell_that_flips_is_flapping_not_retried_away() -> None:
     verdict = check(observed(db_frontend="connected"), observed())
     assert not verdict.ok
     assert "0 of 6 cells wrong, 1 flapping" in verdict.summary
-    assert "~ flapping: prod/db -> prod/frontend 5432/TCP over the last 2 rounds: connected -> dropped" in verdict.evidence
+    assert (
+        "~ flapping: prod/db -> prod/frontend 5432/TCP over the last 2 rounds: connected -> dropped"
+        in verdict.evidence
+    )
 
 
 def test_grid_marks_the_wrong_cell_in_all_three_tables() -> None:
     evidence = check(observed(), observed(frontend_db="refused")).evidence
     row = next(line for line in evidence.splitlines() if line.startswith("3 prod/frontend"))
-    expected_grid, observed_grid, diff_grid = (part.split() for part in row[len("3 prod/frontend"):].split("   ") if part.strip())
+    expected_grid, observed_grid, diff_grid = (
+        part.split() for part in row[len("3 prod/frontend") :].split("   ") if part.strip()
+    )
     assert expected_grid == ["X", "X", "-"]
     assert observed_grid == ["X", "R", "-"]
     assert diff_grid == [".", "!", "-"]

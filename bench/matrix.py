@@ -1,0 +1,76 @@
+"""Benchmark: what one pass over the default matrix costs, in units of the probe timeout T.
+
+Runs on the lab (root). Prints, for the batched engine (one agent call per
+source, all sources at once) and for probing one cell at a time:
+    matrix batched: <x> x T
+    matrix sequential: <y> x T
+plus how stable the healthy matrix is over repeated rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from netconform.checks.reachability import flapping_cells, wrong_cells  # noqa: E402
+from netconform.matrix import DENIED, expected_from_spec  # noqa: E402
+from netconform.spec import load  # noqa: E402
+from tests.lab.policy_lab import policy_lab  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--timeout", type=float, default=0.5, help="probe timeout T in seconds")
+    parser.add_argument(
+        "--rounds", type=int, default=10, help="healthy rounds for the stability figure"
+    )
+    parser.add_argument(
+        "--spec", default=str(Path(__file__).resolve().parents[1] / "architecture.yaml")
+    )
+    args = parser.parse_args()
+
+    arch = load(args.spec)
+    expected = expected_from_spec(arch)
+    denied = expected.count(DENIED)
+    print(
+        f"matrix: {len(expected.cells)} probes, {denied} expected dropped "
+        f"({100 * denied / len(expected.cells):.0f} %), probe timeout T = {args.timeout:g}s"
+    )
+    with policy_lab(arch, expected) as lab:
+        prober = lab.prober(args.timeout)
+        prober.observe(expected.cells)  # warm caches (interpreter, page cache)
+
+        rounds, times = [], []
+        for _ in range(args.rounds):
+            start = time.monotonic()
+            rounds.append(prober.observe(expected.cells))
+            times.append(time.monotonic() - start)
+        wrong = sum(len(wrong_cells(expected, r)) for r in rounds)
+        identical = all(
+            {c: o.verdict for c, o in r.items()} == {c: o.verdict for c, o in rounds[0].items()}
+            for r in rounds
+        )
+        flapping = len(flapping_cells(expected, rounds))
+        batched = sorted(times)[len(times) // 2]
+        print(
+            f"matrix batched: {batched / args.timeout:.2f} x T "
+            f"(median of {len(times)}: {batched:.2f}s, min {min(times):.2f}s, max {max(times):.2f}s)"
+        )
+        print(
+            f"healthy rounds: {len(rounds)}, identical: {'yes' if identical else 'NO'}, "
+            f"wrong cells: {wrong}, flapping cells: {flapping}"
+        )
+
+        start = time.monotonic()
+        prober.observe_one_by_one(expected.cells)
+        sequential = time.monotonic() - start
+        print(f"matrix sequential: {sequential / args.timeout:.2f} x T ({sequential:.1f}s)")
+    return 0 if identical and not wrong and batched / args.timeout <= 2.0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,683 @@
+#!/usr/bin/env python3
+"""Echo server and prober that netconform copies into pods, containers and network namespaces.
+
+It is a single stdlib-only file so that a stock ``python`` image (3.9 or later) can run it
+without installing anything. Results travel as JSON on stdout, never as exit codes, so that
+a failed probe is data for the suite rather than an error of the agent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import http.client
+import ipaddress
+import json
+import os
+import random
+import re
+import signal
+import socket
+import socketserver
+import ssl
+import struct
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
+
+DEFAULT_TIMEOUT = 1.0
+MAX_THREADS = 512
+MAX_BODY = 1 << 20
+BODY_PREVIEW = 2000
+KINDS = ("tcp", "udp", "http", "dns")
+PROTOS = ("tcp", "udp", "http", "https")
+OPTIONS: dict[str, dict[str, type]] = {
+    "tcp": {"read": bool},
+    "udp": {"payload": str},
+    "http": {"host": str, "sni": str, "ca": str, "ca_pem": str, "insecure": bool, "headers": dict},
+    "dns": {"server": str, "type": str, "tcp": bool},
+}
+QTYPES = {"A": 1, "AAAA": 28}
+RCODES = ("NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED")
+VERDICT_BY_ERRNO = {
+    **dict.fromkeys((errno.ECONNREFUSED, errno.ECONNRESET, errno.EPIPE), "refused"),
+    errno.ETIMEDOUT: "dropped",
+    **dict.fromkeys((errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN), "unreachable"),
+    **dict.fromkeys((errno.EHOSTDOWN, errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT), "unreachable"),
+    **dict.fromkeys((errno.EPERM, errno.EACCES), "unreachable"),  # local firewall reject
+}
+
+
+class ProbeError(ValueError):
+    """Malformed probe input: the caller's bug, reported instead of a verdict."""
+
+
+def classify(exc: BaseException) -> tuple[str, str]:
+    """Map any probe failure to (verdict, detail), the same way for every probe kind."""
+    if isinstance(exc, ssl.SSLError):
+        reason = getattr(exc, "verify_message", None) or getattr(exc, "reason", None)
+        return "tls-error", reason or str(exc)
+    if isinstance(exc, socket.gaierror):
+        return "unreachable", f"name resolution failed: {exc.strerror}"
+    # Python 3.9: socket.timeout is not yet TimeoutError.
+    if isinstance(exc, (socket.timeout, TimeoutError)) and exc.errno is None:
+        return "dropped", "timed out"
+    code = getattr(exc, "errno", None)
+    name = errno.errorcode.get(code, "") if isinstance(code, int) else ""
+    detail = f"{name}: {os.strerror(code)}" if name else f"{type(exc).__name__}: {exc}"[:200]
+    return VERDICT_BY_ERRNO.get(code, "error"), detail
+
+
+def format_addr(addr: tuple) -> str:
+    """Render a socket address as ip:port, unmapping IPv4 clients of a dual-stack socket."""
+    host = addr[0]
+    if host.startswith("::ffff:") and "." in host:
+        host = host[7:]
+    return f"[{host}]:{addr[1]}" if ":" in host else f"{host}:{addr[1]}"
+
+
+def split_hostport(target: str, default_port: int | None = None) -> tuple[str, int]:
+    """Split host:port or [ipv6]:port; the port may be left out only where it has a default."""
+    match = re.fullmatch(r"\[([^\]]+)\](?::([^:]*))?|([^:\[\]]+)(?::([^:]*))?", target)
+    if not match:
+        raise ProbeError(f"bad target {target!r}: expected host:port or [ipv6]:port")
+    host, port = (match.group(1), match.group(2)) if match.group(1) else match.group(3, 4)
+    if port is None:
+        if default_port is None:
+            raise ProbeError(f"no port in target {target!r}")
+        return host, default_port
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ProbeError(f"bad port {port!r} in target {target!r}")
+    return host, int(port)
+
+
+# --- DNS wire format -------------------------------------------------------------------------
+
+
+class DnsReply(NamedTuple):
+    qid: int
+    rcode: int
+    truncated: bool
+    answers: list[tuple[int, bytes]]
+
+
+def encode_dns_name(name: str) -> bytes:
+    """Encode a dotted name as DNS labels; IDNs must already be punycode."""
+    labels = name.rstrip(".").split(".") if name.strip(".") else []
+    out = bytearray()
+    for label in labels:
+        if not label or len(label) > 63 or not label.isascii():
+            raise ProbeError(f"bad DNS name {name!r}: empty, non-ASCII or over-long label")
+        out += bytes([len(label)]) + label.encode("ascii")
+    out += b"\x00"
+    if len(out) > 255:
+        raise ProbeError(f"bad DNS name {name!r}: longer than 255 bytes")
+    return bytes(out)
+
+
+def encode_dns_query(name: str, qtype: int, qid: int) -> bytes:
+    """Build a recursive (RD) query for one name, class IN."""
+    return (
+        struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+        + encode_dns_name(name)
+        + struct.pack(">HH", qtype, 1)
+    )
+
+
+def decode_dns_name(data: bytes, offset: int) -> tuple[str, int]:
+    """Follow compression pointers; return the name and the offset just past it in place."""
+    labels: list[str] = []
+    end = 0
+    while data[offset]:
+        length = data[offset]
+        if length >= 0xC0:
+            pointer = ((length & 0x3F) << 8) | data[offset + 1]
+            if pointer >= offset:  # forward pointers could loop forever
+                raise ValueError(f"DNS compression pointer at {offset} does not point backwards")
+            end = end or offset + 2
+            offset = pointer
+        elif length > 63:
+            raise ValueError(f"unsupported DNS label type 0x{length:02x} at {offset}")
+        else:
+            labels.append(data[offset + 1 : offset + 1 + length].decode("ascii", "replace"))
+            offset += 1 + length
+    return ".".join(labels), end or offset + 1
+
+
+def decode_dns_response(data: bytes) -> DnsReply:
+    """Parse the header, skip the questions and collect (type, rdata) of each answer."""
+    try:
+        qid, flags, qdcount, ancount = struct.unpack(">HHHH", data[:8])
+        offset = 12
+        for _ in range(qdcount):
+            offset = decode_dns_name(data, offset)[1] + 4
+        answers = []
+        for _ in range(ancount):
+            offset = decode_dns_name(data, offset)[1]
+            rtype, _cls, _ttl, size = struct.unpack(">HHIH", data[offset : offset + 10])
+            answers.append((rtype, data[offset + 10 : offset + 10 + size]))
+            offset += 10 + size
+    except (IndexError, struct.error) as exc:
+        raise ValueError("truncated DNS message") from exc
+    if offset > len(data):
+        raise ValueError("truncated DNS message")
+    return DnsReply(qid, flags & 0xF, bool(flags & 0x0200), answers)
+
+
+# --- probes ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Probe:
+    kind: str
+    target: str
+    timeout: float
+    id: Any
+    opts: dict[str, Any]
+
+
+def _time_left(deadline: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("timed out")
+    return left
+
+
+def open_socket(host: str, port: int, socktype: int, deadline: float) -> socket.socket:
+    """Resolve and connect; for UDP connecting makes ICMP errors surface on recv."""
+    family, _, _, _, addr = socket.getaddrinfo(host, port, 0, socktype)[0]
+    sock = socket.socket(family, socktype)
+    try:
+        sock.settimeout(_time_left(deadline))
+        sock.connect(addr)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def attach_body(result: dict[str, Any], data: bytes) -> dict[str, Any]:
+    """Parsed JSON goes into "response", anything else into a "body" preview."""
+    text = data.decode("utf-8", "replace")
+    try:
+        result["response"] = json.loads(text)
+    except ValueError:
+        result["body"] = text[:BODY_PREVIEW]
+    return result
+
+
+def probe_tcp(probe: Probe, deadline: float) -> dict[str, Any]:
+    host, port = split_hostport(probe.target)
+    with open_socket(host, port, socket.SOCK_STREAM, deadline) as sock:
+        peer = format_addr(sock.getpeername())
+        result: dict[str, Any] = {"verdict": "connected", "detail": f"connected to {peer}"}
+        if not probe.opts.get("read"):
+            return result
+        try:
+            sock.settimeout(_time_left(deadline))
+            line = sock.makefile("rb").readline(MAX_BODY)
+        except OSError as exc:
+            result["detail"] += f"; read failed: {classify(exc)[1]}"
+            return result
+        return attach_body(result, line.rstrip(b"\n")) if line else result
+
+
+def probe_udp(probe: Probe, deadline: float) -> dict[str, Any]:
+    host, port = split_hostport(probe.target)
+    with open_socket(host, port, socket.SOCK_DGRAM, deadline) as sock:
+        sock.send(probe.opts.get("payload", "netconform").encode())
+        sock.settimeout(_time_left(deadline))
+        data = sock.recv(65535)
+        detail = f"{len(data)} bytes from {format_addr(sock.getpeername())}"
+        return attach_body({"verdict": "connected", "detail": detail}, data)
+
+
+def tls_context(opts: dict[str, Any]) -> ssl.SSLContext:
+    if opts.get("insecure"):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+    ctx = ssl.create_default_context(cafile=opts.get("ca"), cadata=opts.get("ca_pem"))
+    # Python 3.13 made strict X.509 checks the default; apply them on every version alike.
+    ctx.verify_flags |= ssl.VERIFY_X509_STRICT
+    return ctx
+
+
+def probe_http(probe: Probe, deadline: float) -> dict[str, Any]:
+    url = urlsplit(probe.target)
+    tls = url.scheme == "https"
+    host = url.hostname or ""
+    port = url.port or (443 if tls else 80)
+    sock = open_socket(host, port, socket.SOCK_STREAM, deadline)
+    try:
+        if tls:
+            sock.settimeout(_time_left(deadline))
+            sni = probe.opts.get("sni") or host
+            sock = tls_context(probe.opts).wrap_socket(sock, server_hostname=sni)
+        conn = http.client.HTTPConnection(host, port)
+        conn.sock = sock
+        headers = {"User-Agent": "netconform-agent", **probe.opts.get("headers", {})}
+        if "host" in probe.opts:
+            headers["Host"] = probe.opts["host"]
+        sock.settimeout(_time_left(deadline))
+        conn.request(
+            "GET", (url.path or "/") + (f"?{url.query}" if url.query else ""), None, headers
+        )
+        resp = conn.getresponse()
+        body = resp.read(MAX_BODY)
+    finally:
+        sock.close()
+    detail = f"{resp.status} {resp.reason}"
+    return attach_body({"verdict": f"http-{resp.status}", "detail": detail}, body)
+
+
+def probe_dns(probe: Probe, deadline: float) -> dict[str, Any]:
+    host, port = split_hostport(probe.opts["server"], 53)
+    qtype = QTYPES[probe.opts.get("type", "A")]
+    qid = random.getrandbits(16)
+    query = encode_dns_query(probe.target, qtype, qid)
+    socktype = socket.SOCK_STREAM if probe.opts.get("tcp") else socket.SOCK_DGRAM
+    with open_socket(host, port, socktype, deadline) as sock:
+        if socktype == socket.SOCK_STREAM:
+            sock.sendall(struct.pack(">H", len(query)) + query)
+            sock.settimeout(_time_left(deadline))
+            stream = sock.makefile("rb")
+            reply = decode_dns_response(stream.read(struct.unpack(">H", stream.read(2))[0]))
+        else:
+            sock.send(query)
+            reply = None
+            while reply is None or reply.qid != qid:
+                sock.settimeout(_time_left(deadline))
+                reply = decode_dns_response(sock.recv(65535))
+        peer = format_addr(sock.getpeername())
+    if reply.qid != qid:
+        raise ValueError(f"DNS reply id {reply.qid} does not match query id {qid}")
+    rcode = RCODES[reply.rcode] if reply.rcode < len(RCODES) else f"RCODE{reply.rcode}"
+    family, size = (socket.AF_INET, 4) if qtype == QTYPES["A"] else (socket.AF_INET6, 16)
+    # Only address records of the asked type count: a CNAME chain is not an answer here.
+    answers = [
+        socket.inet_ntop(family, rd) for rt, rd in reply.answers if rt == qtype and len(rd) == size
+    ]
+    note = ", truncated (TC)" if reply.truncated else ""
+    return {
+        "verdict": "connected" if rcode == "NOERROR" else f"dns-error:{rcode}",
+        "detail": f"{rcode} from {peer}, {len(answers)} answer(s){note}",
+        "rcode": rcode,
+        "answers": answers,
+    }
+
+
+RUNNERS = {"tcp": probe_tcp, "udp": probe_udp, "http": probe_http, "dns": probe_dns}
+
+
+def run_probe(probe: Probe) -> dict[str, Any]:
+    """Run one probe; every failure becomes a verdict so one bad target never sinks a batch."""
+    start = time.monotonic()
+    try:
+        outcome = RUNNERS[probe.kind](probe, start + probe.timeout)
+    except Exception as exc:
+        verdict, detail = classify(exc)
+        outcome = {"verdict": verdict, "detail": detail}
+    result = {
+        "id": probe.id,
+        "kind": probe.kind,
+        "target": probe.target,
+        "verdict": outcome.pop("verdict"),
+        "elapsed_ms": round((time.monotonic() - start) * 1000, 1),
+        "detail": outcome.pop("detail"),
+    }
+    result.update(outcome)
+    return result
+
+
+def run_batch(probes: list[Probe]) -> list[dict[str, Any]]:
+    """Probes run concurrently so a batch costs about one timeout, however many time out."""
+    if not probes:
+        return []
+    with ThreadPoolExecutor(max_workers=min(MAX_THREADS, len(probes))) as pool:
+        return list(pool.map(run_probe, probes))
+
+
+# --- probe input -----------------------------------------------------------------------------
+
+
+def _timeout(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 3600:
+        raise ProbeError(
+            f"{where}: timeout must be a number of seconds in (0, 3600], not {value!r}"
+        )
+    return float(value)
+
+
+def _check_target(kind: str, target: str, opts: dict[str, Any]) -> None:
+    """Reject targets that could never be probed, so harness bugs do not pose as verdicts."""
+    if kind in ("tcp", "udp"):
+        split_hostport(target)
+    elif kind == "http":
+        url = urlsplit(target)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ProbeError(f"bad URL {target!r}: expected http://host[:port]/path or https://")
+        try:
+            url.port  # noqa: B018
+        except ValueError:
+            raise ProbeError(f"bad port in URL {target!r}") from None
+    else:
+        encode_dns_name(target)
+        if opts.get("type", "A") not in QTYPES:
+            raise ProbeError(f'"type" must be one of {", ".join(QTYPES)}, not {opts["type"]!r}')
+        if "server" not in opts:
+            raise ProbeError('a dns probe needs "server": "ip[:port]"')
+        split_hostport(opts["server"], 53)
+
+
+def parse_probe(raw: Any, index: int, default_timeout: float) -> Probe:
+    where = f"probe {index}"
+    if not isinstance(raw, dict):
+        raise ProbeError(f"{where}: expected an object, not {json.dumps(raw)[:60]}")
+    if "id" in raw:
+        where += f" (id {json.dumps(raw['id'])[:60]})"
+    # "tcp" doubles as the DNS transport flag, so "dns" decides the kind when present.
+    kinds = [k for k in KINDS if k in raw and not (k == "tcp" and "dns" in raw)]
+    if len(kinds) != 1:
+        problem = f"several probe kinds ({', '.join(kinds)})" if kinds else "unknown probe kind"
+        keys = ", ".join(sorted(raw))
+        raise ProbeError(
+            f"{where}: {problem} in keys {keys}; need exactly one of {', '.join(KINDS)}"
+        )
+    kind = kinds[0]
+    unknown = sorted(set(raw) - {"id", "timeout", kind, *OPTIONS[kind]})
+    if unknown:
+        raise ProbeError(f"{where}: unknown key(s) for a {kind} probe: {', '.join(unknown)}")
+    target = raw[kind]
+    if not isinstance(target, str) or not target:
+        raise ProbeError(f"{where}: {kind} target must be a non-empty string")
+    opts = {k: v for k, v in raw.items() if k in OPTIONS[kind]}
+    for key, value in opts.items():
+        if not isinstance(value, OPTIONS[kind][key]):
+            raise ProbeError(f"{where}: {key!r} must be of type {OPTIONS[kind][key].__name__}")
+    try:
+        _check_target(kind, target, opts)
+    except ProbeError as exc:
+        raise ProbeError(f"{where}: {exc}") from None
+    timeout = _timeout(raw.get("timeout", default_timeout), where)
+    return Probe(kind, target, timeout, raw.get("id"), opts)
+
+
+def parse_batch(doc: Any) -> list[Probe]:
+    """Accept one probe, a list of probes, or {"probes": [...], "timeout": default}."""
+    default = DEFAULT_TIMEOUT
+    if isinstance(doc, dict) and "probes" in doc:
+        extra = sorted(set(doc) - {"probes", "timeout"})
+        if extra:
+            raise ProbeError(f'unknown key(s) next to "probes": {", ".join(extra)}')
+        default = _timeout(doc.get("timeout", DEFAULT_TIMEOUT), "batch")
+        doc = doc["probes"]
+        if not isinstance(doc, list):
+            raise ProbeError('"probes" must be a list')
+    elif isinstance(doc, dict):
+        doc = [doc]
+    elif not isinstance(doc, list):
+        raise ProbeError('expected a probe object, a list of probes or {"probes": [...]}')
+    return [parse_probe(raw, i, default) for i, raw in enumerate(doc)]
+
+
+def probe_main(data: bytes) -> tuple[dict[str, Any], int]:
+    try:
+        doc = json.loads(data)
+    except ValueError as exc:
+        message = "no JSON document on stdin" if not data.strip() else f"invalid JSON: {exc}"
+        return {"error": message}, 2
+    try:
+        probes = parse_batch(doc)
+    except ProbeError as exc:
+        return {"error": str(exc)}, 2
+    return {"results": run_batch(probes)}, 0
+
+
+# --- serve -----------------------------------------------------------------------------------
+
+
+def identity() -> dict[str, str]:
+    return {
+        "pod": os.environ.get("POD_NAME") or socket.gethostname(),
+        "namespace": os.environ.get("POD_NAMESPACE", ""),
+        "node": os.environ.get("NODE_NAME", ""),
+    }
+
+
+class _ServerMixin:
+    """Dual-stack binding and quiet error handling shared by the TCP and UDP servers."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple, handler: Any, family: int, ident: dict, proto: str) -> None:
+        self.address_family = family
+        self.identity = ident
+        self.proto = proto
+        super().__init__(address, handler)
+
+    def server_bind(self) -> None:
+        if self.address_family == socket.AF_INET6:
+            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that vanish mid-request are not the agent's problem; stderr stays clean."""
+
+    def describe(self, client: tuple, sock: socket.socket) -> dict[str, Any]:
+        port = sock.getsockname()[1]
+        return {**self.identity, "client": format_addr(client), "port": port, "proto": self.proto}
+
+
+class TCPServer(_ServerMixin, socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    context: ssl.SSLContext | None = None
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """Handshake in the connection's own thread, so a slow TLS client blocks nobody."""
+        if self.context is None:
+            super().finish_request(request, client_address)
+            return
+        request.settimeout(10)
+        with self.context.wrap_socket(request, server_side=True) as tls:
+            super().finish_request(tls, client_address)
+
+
+class UDPServer(_ServerMixin, socketserver.ThreadingUDPServer):
+    # No SO_REUSEADDR here: Linux would let two UDP sockets share the port instead of failing.
+    max_packet_size = 65535
+
+
+class EchoHandler(socketserver.BaseRequestHandler):
+    """Identity first, then echo, so clients can check both who answered and both directions."""
+
+    def handle(self) -> None:
+        sock = self.request
+        sock.sendall(json.dumps(self.server.describe(self.client_address, sock)).encode() + b"\n")
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                return
+            sock.sendall(data)
+
+
+class DatagramHandler(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        data, sock = self.request
+        reply = self.server.describe(self.client_address, sock)
+        reply["payload"] = data.decode("utf-8", "replace")
+        sock.sendto(json.dumps(reply).encode(), self.client_address)
+
+
+def _remember_sni(tls: ssl.SSLSocket, name: str | None, _ctx: ssl.SSLContext) -> None:
+    tls.netconform_sni = name
+
+
+class HTTPHandler(BaseHTTPRequestHandler):
+    """Every method and path reflects the request, so tests can see what the proxy changed."""
+
+    timeout = 30
+    server_version = "netconform-agent"
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("do_"):
+            return self.reply
+        raise AttributeError(name)
+
+    def log_message(self, *args: Any) -> None:
+        """Silent: nobody drains the agent's stderr after the "serving" line."""
+
+    def reply(self) -> None:
+        length = self.headers.get("Content-Length", "")
+        if length.isdigit():
+            self.rfile.read(min(int(length), MAX_BODY))
+        wanted = re.match(r"/status/(\d{3})(?:[/?]|$)", self.path)
+        status = int(wanted.group(1)) if wanted and 200 <= int(wanted.group(1)) < 600 else 200
+        info = self.server.describe(self.client_address, self.connection)
+        info.update(
+            host=self.headers.get("Host"),
+            path=self.path,
+            method=self.command,
+            headers=dict(self.headers.items()),
+            sni=getattr(self.connection, "netconform_sni", None),
+        )
+        body = json.dumps(info).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+
+HANDLERS = {"tcp": EchoHandler, "udp": DatagramHandler, "http": HTTPHandler, "https": HTTPHandler}
+
+
+def bind_family(bind: str) -> tuple[int, str]:
+    """The default "::" serves IPv4 too; without IPv6 in the namespace, fall back to 0.0.0.0."""
+    if bind == "::":
+        try:
+            with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+                sock.bind(("::", 0))
+        except OSError:
+            return socket.AF_INET, "0.0.0.0"
+    return (socket.AF_INET6 if ":" in bind else socket.AF_INET), bind
+
+
+def serve(args: argparse.Namespace) -> int:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    family, host = bind_family(args.bind)
+    context = None
+    if args.https:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.sni_callback = _remember_sni
+        try:
+            context.load_cert_chain(args.cert, args.key)
+        except (OSError, ssl.SSLError) as exc:
+            print(f"agent: cannot load --cert/--key: {exc}", file=sys.stderr)
+            return 2
+    servers: list[Any] = []
+    for proto in PROTOS:
+        cls = UDPServer if proto == "udp" else TCPServer
+        for port in getattr(args, proto):
+            try:
+                servers.append(cls((host, port), HANDLERS[proto], family, identity(), proto))
+            except OSError as exc:
+                print(f"agent: cannot bind {proto} port {port} on {host}: {exc}", file=sys.stderr)
+                for server in servers:
+                    server.server_close()
+                return 2
+            servers[-1].context = context if proto == "https" else None
+    for server in servers:
+        threading.Thread(target=server.serve_forever, args=(0.2,), daemon=True).start()
+    listing = " ".join(
+        f"{proto}=[{','.join(str(s.server_address[1]) for s in servers if s.proto == proto)}]"
+        for proto in PROTOS
+    )
+    print(f"serving {listing}", file=sys.stderr, flush=True)
+    stop.wait()
+    with ThreadPoolExecutor(len(servers)) as pool:
+        for server in servers:
+            pool.submit(server.shutdown)
+    for server in servers:
+        server.server_close()
+    return 0
+
+
+# --- command line ----------------------------------------------------------------------------
+
+
+def port_list(text: str) -> list[int]:
+    """Comma-separated ports; 0 asks the kernel for a free one (the "serving" line tells which)."""
+    ports = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item.isdigit() or int(item) > 65535:
+            raise argparse.ArgumentTypeError(f"bad port {item!r} in {text!r}")
+        ports.append(int(item))
+    return ports
+
+
+def bind_address(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an IP address: {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="agent.py", description=(__doc__ or "").split("\n")[0])
+    modes = parser.add_subparsers(dest="mode", metavar="MODE", required=True)
+    serve_cmd = modes.add_parser(
+        "serve",
+        help="answer on TCP/UDP/HTTP/HTTPS ports with this pod's identity",
+        description="Serve until SIGTERM/SIGINT. Identity: POD_NAME, POD_NAMESPACE, NODE_NAME.",
+    )
+    serve_cmd.add_argument(
+        "--bind", default="::", type=bind_address, help="default :: (dual stack)"
+    )
+    for proto in PROTOS:
+        serve_cmd.add_argument(
+            f"--{proto}",
+            metavar="PORTS",
+            type=port_list,
+            action="append",
+            default=None,
+            help=f"comma-separated {proto} ports; repeatable",
+        )
+    serve_cmd.add_argument("--cert", help="PEM certificate chain for --https")
+    serve_cmd.add_argument("--key", help="PEM private key for --https")
+    modes.add_parser(
+        "probe",
+        help="run the probes given as JSON on stdin, print verdicts as JSON",
+        description='Reads {"probes": [...], "timeout": s}, a list or one probe object on stdin.',
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.mode == "probe":
+        output, code = probe_main(sys.stdin.buffer.read())
+        print(json.dumps(output), flush=True)
+        return code
+    for proto in PROTOS:
+        setattr(args, proto, [port for group in getattr(args, proto) or [] for port in group])
+    if not any(getattr(args, proto) for proto in PROTOS):
+        parser.error("serve: give at least one of --tcp, --udp, --http, --https")
+    if args.https and not (args.cert and args.key):
+        parser.error("serve: --https needs --cert and --key")
+    return serve(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
