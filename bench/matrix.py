@@ -14,17 +14,15 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from netconform.checks.reachability import flapping_cells, wrong_cells  # noqa: E402
-from netconform.matrix import DENIED, expected_from_spec  # noqa: E402
-from netconform.spec import load  # noqa: E402
-from tests.lab.policy_lab import policy_lab  # noqa: E402
+from netconform.checks.reachability import flapping_cells, wrong_cells
+from netconform.matrix import DENIED, expected_from_spec
+from netconform.spec import load
+from tests.lab.policy_lab import policy_lab
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--timeout", type=float, default=0.5, help="probe timeout T in seconds")
+    parser.add_argument("--timeout", type=float, default=1.0, help="probe timeout T in seconds")
     parser.add_argument(
         "--rounds", type=int, default=10, help="healthy rounds for the stability figure"
     )
@@ -50,18 +48,15 @@ def main() -> int:
             rounds.append(prober.observe(expected.cells))
             times.append(time.monotonic() - start)
         wrong = sum(len(wrong_cells(expected, r)) for r in rounds)
-        identical = all(
-            {c: o.verdict for c, o in r.items()} == {c: o.verdict for c, o in rounds[0].items()}
-            for r in rounds
-        )
         flapping = len(flapping_cells(expected, rounds))
         batched = sorted(times)[len(times) // 2]
         print(
             f"matrix batched: {batched / args.timeout:.2f} x T "
-            f"(median of {len(times)}: {batched:.2f}s, min {min(times):.2f}s, max {max(times):.2f}s)"
+            f"(median of {len(times)} rounds: {batched:.2f}s, "
+            f"min {min(times):.2f}s, max {max(times):.2f}s)"
         )
         print(
-            f"healthy rounds: {len(rounds)}, identical: {'yes' if identical else 'NO'}, "
+            f"healthy rounds: {len(rounds)}, identical: {'no' if flapping else 'yes'}, "
             f"wrong cells: {wrong}, flapping cells: {flapping}"
         )
 
@@ -69,7 +64,7 @@ def main() -> int:
         prober.observe_one_by_one(expected.cells)
         sequential = time.monotonic() - start
         print(f"matrix sequential: {sequential / args.timeout:.2f} x T ({sequential:.1f}s)")
-    return 0 if identical and not wrong and batched / args.timeout <= 2.0 else 1
+    return 0 if not flapping and not wrong and batched / args.timeout <= 2.0 else 1
 
 
 if __name__ == "__main__":

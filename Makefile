@@ -1,0 +1,43 @@
+# netconform — see README.md. Every target sets up its own venv.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST := $(PY) -m pytest -p no:cacheprovider
+
+.PHONY: help venv check lint test test-policies bench clean
+
+help:
+	@echo "make check          the suite's own tests: lint, unit, lab (root), schema"
+	@echo "make test           create a kind cluster with Cilium and run every suite"
+	@echo "make test-policies  only the network policy suites"
+	@echo "make bench          what a matrix pass costs (lab, root)"
+	@echo "make lint           ruff"
+	@echo "make clean          remove reports, the venv and leftovers of interrupted lab runs"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+venv: $(STAMP)
+
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+check: lint
+	@mkdir -p reports
+	$(PYTEST) tests --ignore=tests/controlplane --junitxml=reports/check.xml
+
+test test-policies: venv
+	$(PY) -m netconform.cli preflight
+
+bench: venv
+	$(PY) -m bench.matrix
+
+clean:
+	-$(PYTHON) -c 'from tests.lab.topology import sweep_stale; print("\n".join(sweep_stale()))'
+	rm -rf reports/*.xml reports/*.md reports/*.html $(VENV) .ruff_cache
