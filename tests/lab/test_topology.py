@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,42 @@ def test_sweep_removes_labs_whose_process_died() -> None:
         assert stale not in namespaces()
     finally:
         subprocess.run(["ip", "netns", "del", stale], capture_output=True)
+
+
+def test_an_interrupted_pytest_lab_run_leaves_nothing_behind() -> None:
+    """Ctrl-C in the middle of the real policy-matrix tests, as a person would press it."""
+    target = "tests/lab/test_policy_matrix.py::test_ten_healthy_rounds_observe_identical_matrices"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", target],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    run = f"{PREFIX}-{child.pid}-"
+    try:
+        deadline = time.monotonic() + 60
+        while (
+            len(leftovers(run)) < 8
+            or not subprocess.run(
+                ["ip", "netns", "pids", leftovers(run)[-1]], capture_output=True, text=True
+            ).stdout.strip()
+        ):
+            assert child.poll() is None and time.monotonic() < deadline, "the lab never came up"
+            time.sleep(0.2)
+        time.sleep(1.5)  # well inside the probing rounds
+        pids = [
+            int(pid)
+            for name in leftovers(run)
+            for pid in subprocess.run(
+                ["ip", "netns", "pids", name], capture_output=True, text=True
+            ).stdout.split()
+        ]
+        assert pids
+        child.send_signal(signal.SIGINT)
+        output, _ = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert "KeyboardInterrupt" in output
+    assert leftovers(run) == []
+    assert [pid for pid in pids if alive(pid)] == []
