@@ -12,13 +12,12 @@ import os
 import secrets
 import signal
 import subprocess
-import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from types import FrameType
 
 from netconform.exec import NetnsExec
+from tests.processes import Processes, shielded, sigterm_interrupts
 
 PREFIX = "nclab"
 
@@ -72,17 +71,16 @@ class Lab:
     prefix_len: int = 15
     run: str = field(default_factory=lambda: f"{PREFIX}-{os.getpid()}-{secrets.token_hex(3)}")
     hosts: dict[str, Host] = field(default_factory=dict)
-    processes: list[subprocess.Popen[str]] = field(default_factory=list)
+    processes: Processes = field(default_factory=Processes)
     _created: list[str] = field(default_factory=list)
-    _previous_sigterm: object = None
+    _signals: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     @property
     def switch(self) -> str:
         return f"{self.run}-sw"
 
     def __enter__(self) -> Lab:
-        if threading.current_thread() is threading.main_thread():
-            self._previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
+        self._signals.enter_context(sigterm_interrupts())
         try:
             self._add_namespace(self.switch)
             _ip("-n", self.switch, "link", "add", "br0", "type", "bridge")
@@ -132,15 +130,9 @@ class Lab:
 
     def spawn(self, host: Host, argv: Sequence[str]) -> subprocess.Popen[str]:
         """A long-running process inside the host; stopped when the lab closes."""
-        process = subprocess.Popen(
-            [*host.exec.prefix, *argv],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
+        return self.processes.spawn(
+            [*host.exec.prefix, *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )
-        self.processes.append(process)
-        return process
 
     def wait_listening(
         self, host: Host, ports: Sequence[int], process: subprocess.Popen[str], timeout: float = 15
@@ -167,36 +159,12 @@ class Lab:
             raise RuntimeError(f"nft in {host.name}: {done.stderr.strip()}\n{ruleset}")
 
     def close(self) -> None:
-        in_main = threading.current_thread() is threading.main_thread()
-        previous_sigint = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None
-        try:
-            for process in self.processes:
-                process.terminate()
-            for process in self.processes:
-                try:
-                    process.wait(timeout=3)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-                if process.stderr:
-                    process.stderr.close()
-            for name in reversed(self._created):
-                _kill_namespace(name)
-            self.processes.clear()
-            self._created.clear()
-            self.hosts.clear()
-        finally:
-            if in_main:
-                signal.signal(signal.SIGINT, previous_sigint)
-                if self._previous_sigterm is not None:
-                    signal.signal(signal.SIGTERM, self._previous_sigterm)  # type: ignore[arg-type]
+        shielded(self._remove_all)
+        self._signals.close()
 
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-@contextlib.contextmanager
-def lab() -> Iterator[Lab]:
-    with Lab() as made:
-        yield made
+    def _remove_all(self) -> None:
+        self.processes.stop_all()
+        for name in reversed(self._created):
+            _kill_namespace(name)
+        self._created.clear()
+        self.hosts.clear()
