@@ -6,10 +6,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: help venv check lint test test-policies bench clean
+.PHONY: help venv check check-controlplane controlplane lint test test-policies bench clean
 
 help:
 	@echo "make check          the suite's own tests: lint, unit, lab (root), schema"
+	@echo "make controlplane   build etcd, kube-apiserver, kube-controller-manager, cilium-operator, coredns (cached)"
+	@echo "make check-controlplane  the Kubernetes glue against that real control plane"
 	@echo "make test           create a kind cluster with Cilium and run every suite"
 	@echo "make test-policies  only the network policy suites"
 	@echo "make bench          what a matrix pass costs (lab, root)"
@@ -31,6 +33,13 @@ lint: venv
 check: lint
 	@mkdir -p reports
 	$(PYTEST) tests --ignore=tests/controlplane --junitxml=reports/check.xml
+
+controlplane: venv
+	$(PY) -m tests.controlplane.build.builder
+
+check-controlplane: controlplane
+	@mkdir -p reports
+	$(PYTEST) tests/controlplane --junitxml=reports/check-controlplane.xml
 
 test test-policies: venv
 	$(PY) -m netconform.cli preflight

@@ -1,4 +1,4 @@
-"""A throwaway CA and server certificate made with the openssl CLI, for TLS tests.
+"""Throwaway certificates made with the openssl CLI, for TLS tests and the control plane.
 
 The extensions are the ones strict X.509 verification (which the agent applies
 on every Python version) demands.
@@ -21,25 +21,46 @@ class Certs:
     key: Path
 
 
+def _openssl(directory: Path, *args: str) -> None:
+    subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+
+
+def make_ca(directory: Path) -> Path:
+    """ca.pem and ca.key in the directory."""
+    files = ("-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=netconform test CA")
+    usage = ("-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    _openssl(directory, "req", "-x509", "-days", "2", *EC_KEY, *files, *usage)
+    return directory / "ca.pem"
+
+
+def sign(
+    directory: Path,
+    name: str,
+    subject: str,
+    san: Sequence[str] = (),
+    usage: str = "serverAuth",
+) -> Certs:
+    """<name>.pem/<name>.key signed by the directory's CA; san like ["DNS:x", "IP:198.18.0.1"]."""
+    _openssl(
+        directory, "req", *EC_KEY, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subject
+    )
+    extensions = [
+        "authorityKeyIdentifier=keyid",
+        "keyUsage=critical,digitalSignature",
+        f"extendedKeyUsage={usage}",
+    ]
+    if san:
+        extensions.append(f"subjectAltName={','.join(san)}")
+    (directory / f"{name}.ext").write_text("\n".join(extensions) + "\n")
+    ca = ("-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-extfile", f"{name}.ext")
+    _openssl(
+        directory, "x509", "-req", "-in", f"{name}.csr", *ca, "-days", "2", "-out", f"{name}.pem"
+    )
+    return Certs(directory / "ca.pem", directory / f"{name}.pem", directory / f"{name}.key")
+
+
 def make_certs(directory: Path, names: Sequence[str], ips: Sequence[str] = ()) -> Certs:
     """A CA, and a server certificate it signs for the given DNS names and IPs."""
-
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
-
-    ca_files = ("-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=netconform test CA")
-    usage = ("-addext", "keyUsage=critical,keyCertSign,cRLSign")
-    openssl("req", "-x509", "-days", "2", *EC_KEY, *ca_files, *usage)
-    openssl(
-        "req", *EC_KEY, "-keyout", "server.key", "-out", "server.csr", "-subj", f"/CN={names[0]}"
-    )
-    san = ",".join([*(f"DNS:{n}" for n in names), *(f"IP:{ip}" for ip in ips)])
-    (directory / "server.ext").write_text(
-        f"subjectAltName={san}\n"
-        "authorityKeyIdentifier=keyid\n"
-        "keyUsage=critical,digitalSignature\n"
-        "extendedKeyUsage=serverAuth\n"
-    )
-    sign = ("-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-extfile", "server.ext")
-    openssl("x509", "-req", "-in", "server.csr", *sign, "-days", "2", "-out", "server.pem")
-    return Certs(directory / "ca.pem", directory / "server.pem", directory / "server.key")
+    make_ca(directory)
+    san = [*(f"DNS:{n}" for n in names), *(f"IP:{ip}" for ip in ips)]
+    return sign(directory, "server", f"/CN={names[0]}", san)

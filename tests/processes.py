@@ -54,10 +54,11 @@ class Processes:
         return process
 
     def stop_all(self, grace: float = 3.0) -> None:
-        for process in self.started:
+        """Newest first: a client goes before the server it talks to."""
+        for process in reversed(self.started):
             if process.poll() is None:
                 process.terminate()
-        for process in self.started:
+        for process in reversed(self.started):
             try:
                 process.wait(timeout=grace)
             except subprocess.TimeoutExpired:

@@ -1,0 +1,100 @@
+"""Cilium manifests rendered from the spec: LB IP pools and the BGP control plane.
+
+Rendered as plain dicts so they can be applied, dry-run against a real API
+server and validated against the upstream CRD schemas without a template
+language in between.
+"""
+
+from __future__ import annotations
+
+from netconform.kube import MANAGED_BY, Manifest
+from netconform.spec import Architecture
+
+CILIUM = "cilium.io/v2"
+ADVERTISE_LABEL = {"netconform.io/advertise": "bgp"}
+# Cilium's documented way to select every Service: a NotIn on a key nobody sets.
+ALL_SERVICES = {
+    "matchExpressions": [{"key": "netconform.io/no-bgp", "operator": "NotIn", "values": ["true"]}]
+}
+
+
+def _object(kind: str, name: str, spec: Manifest, labels: dict[str, str] | None = None) -> Manifest:
+    return {
+        "apiVersion": CILIUM,
+        "kind": kind,
+        "metadata": {"name": name, "labels": {**MANAGED_BY, **(labels or {})}},
+        "spec": spec,
+    }
+
+
+def lb_pools(arch: Architecture) -> list[Manifest]:
+    rendered = []
+    for pool in arch.lb_ipam.pools:
+        spec: Manifest = {"blocks": [{"cidr": str(pool.cidr)}]}
+        if pool.service_selector:
+            spec["serviceSelector"] = {"matchLabels": dict(pool.service_selector)}
+        rendered.append(_object("CiliumLoadBalancerIPPool", pool.name, spec))
+    return rendered
+
+
+def bgp(arch: Architecture) -> list[Manifest]:
+    """Every node peers with every declared router and announces what the spec says."""
+    if arch.bgp is None:
+        return []
+    peers = [
+        {
+            "name": peer.name,
+            "peerASN": peer.peer_asn,
+            "peerAddress": str(peer.address),
+            "peerConfigRef": {"name": "netconform"},
+        }
+        for peer in arch.bgp.peers
+    ]
+    families = sorted({peer.address.version for peer in arch.bgp.peers})
+    cluster = _object(
+        "CiliumBGPClusterConfig",
+        "netconform",
+        {
+            "bgpInstances": [
+                {
+                    "name": f"asn-{arch.bgp.local_asn}",
+                    "localASN": arch.bgp.local_asn,
+                    "peers": peers,
+                }
+            ]
+        },
+    )
+    peer_config = _object(
+        "CiliumBGPPeerConfig",
+        "netconform",
+        {
+            "families": [
+                {
+                    "afi": f"ipv{version}",
+                    "safi": "unicast",
+                    "advertisements": {"matchLabels": ADVERTISE_LABEL},
+                }
+                for version in families
+            ]
+        },
+    )
+    advertisements: list[Manifest] = []
+    if "pod-cidr" in arch.bgp.advertise:
+        advertisements.append({"advertisementType": "PodCIDR"})
+    if "lb-ips" in arch.bgp.advertise:
+        advertisements.append(
+            {
+                "advertisementType": "Service",
+                "service": {"addresses": ["LoadBalancerIP"]},
+                "selector": ALL_SERVICES,
+            }
+        )
+    advertisement = _object(
+        "CiliumBGPAdvertisement", "netconform", {"advertisements": advertisements}, ADVERTISE_LABEL
+    )
+    return [cluster, peer_config, advertisement]
+
+
+def render_all(arch: Architecture) -> list[Manifest]:
+    """Every manifest the suite renders for this architecture."""
+    return [*lb_pools(arch), *bgp(arch)]
