@@ -10,14 +10,12 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from netconform.checks import Manifest
 from netconform.verdict import Verdict
 
 SATISFIED = "cilium.io/IPAMRequestSatisfied"
 CONFLICT = "cilium.io/PoolConflict"
-
-Manifest = dict[str, Any]
 
 
 def _name(obj: Manifest) -> str:

@@ -41,6 +41,7 @@ OPERATOR_CONFIG = {
     "enable-lb-ipam": "true",
     "default-lb-service-ipam": "lbipam",
     "identity-allocation-mode": "crd",
+    "ipam": "kubernetes",
     "cluster-name": "netconform",
 }
 
@@ -83,18 +84,23 @@ class _Starter:
         process: subprocess.Popen[bytes],
         healthy: Callable[[], bool],
         timeout: float,
+        stable_for: float = 0.0,
     ) -> None:
+        """Until healthy() holds, then until it has held for `stable_for` seconds."""
         deadline = time.monotonic() + timeout
-        while not _quietly(healthy):
-            if process.poll() is not None or time.monotonic() > deadline:
-                tail = (self.logs / f"{name}.log").read_text(errors="replace").splitlines()[-25:]
-                state = (
-                    f"exited with {process.returncode}"
-                    if process.poll() is not None
-                    else f"not healthy after {timeout:g}s"
-                )
-                raise ControlPlaneError(f"{name} {state}; end of its log:\n" + "\n".join(tail))
+        since: float | None = None
+        while since is None or time.monotonic() - since < stable_for:
+            ok = _quietly(healthy)
+            if process.poll() is not None:
+                self._fail(name, f"exited with {process.returncode}")
+            if not ok and time.monotonic() > deadline:
+                self._fail(name, f"not healthy after {timeout:g}s")
+            since = (since or time.monotonic()) if ok else None
             time.sleep(0.2)
+
+    def _fail(self, name: str, state: str) -> None:
+        tail = (self.logs / f"{name}.log").read_text(errors="replace").splitlines()[-25:]
+        raise ControlPlaneError(f"{name} {state}; end of its log:\n" + "\n".join(tail))
 
 
 def _quietly(check: Callable[[], bool]) -> bool:
@@ -184,11 +190,9 @@ def control_plane(
             url = f"https://127.0.0.1:{api_port}"
             kubeconfig = workdir / "admin.kubeconfig"
             _kubeconfig(kubeconfig, url, pki)
-            client = httpx.Client(
-                verify=ssl.create_default_context(cafile=pki["ca"]),
-                cert=(str(pki["admin.pem"]), str(pki["admin.key"])),
-                timeout=2,
-            )
+            tls = ssl.create_default_context(cafile=pki["ca"])
+            tls.load_cert_chain(pki["admin.pem"], pki["admin.key"])
+            client = httpx.Client(verify=tls, timeout=2)
 
             etcd = starter.spawn(
                 "etcd",
@@ -301,6 +305,10 @@ def _start_operator(
         (config_dir / key).write_text(value)
     kube.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "cilium-secrets"}}])
     api_port = free_port()
+
+    def healthy() -> bool:
+        return httpx.get(f"http://127.0.0.1:{api_port}/healthz", timeout=2).status_code == 200
+
     process = starter.spawn(
         "cilium-operator-generic",
         binary,
@@ -318,7 +326,7 @@ def _start_operator(
     starter.wait(
         "cilium-operator-generic",
         process,
-        lambda: httpx.get(f"http://127.0.0.1:{api_port}/healthz", timeout=2).status_code == 200,
+        healthy,
         timeout,
     )
     for crd in (
@@ -341,6 +349,15 @@ def _start_operator(
             "Established",
             timeout=timeout,
         )
+
+    # Leadership starts the controllers; a misconfigured one makes the operator exit right after.
+    def leading() -> bool:
+        lease = kube.get(
+            "coordination.k8s.io/v1", "Lease", "cilium-operator-resource-lock", "kube-system"
+        )
+        return bool((lease or {}).get("spec", {}).get("holderIdentity")) and healthy()
+
+    starter.wait("cilium-operator-generic", process, leading, timeout, stable_for=3)
 
 
 def _teardown(starter: _Starter, workdir: Path, keep_logs: bool) -> None:

@@ -1,0 +1,54 @@
+"""BGP control plane: did Cilium derive, for every node, the BGP instance the architecture wants?
+
+Pure: reads the CiliumBGPNodeConfig objects the operator writes (one per node)
+and compares them with the spec's local ASN and peers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from netconform.checks import Manifest
+from netconform.spec import Bgp
+from netconform.verdict import Verdict
+
+
+def _problems(node: str, config: Manifest | None, want: Bgp) -> list[str]:
+    if config is None:
+        return [f"{node}: no CiliumBGPNodeConfig"]
+    instances = config.get("spec", {}).get("bgpInstances") or []
+    instance = next((i for i in instances if i.get("localASN") == want.local_asn), None)
+    if instance is None:
+        seen = [i.get("localASN") for i in instances]
+        return [f"{node}: no BGP instance with local ASN {want.local_asn} (has {seen})"]
+    peers = {(p.get("peerAddress"), p.get("peerASN")) for p in instance.get("peers") or []}
+    return [
+        f"{node}: no peer {peer.address} AS{peer.peer_asn} (has {sorted(map(str, peers))})"
+        for peer in want.peers
+        if (str(peer.address), peer.peer_asn) not in peers
+    ]
+
+
+def _describe(node: str, config: Manifest) -> str:
+    instances = []
+    for instance in config.get("spec", {}).get("bgpInstances") or []:
+        peers = ", ".join(
+            f"{p.get('peerAddress')} AS{p.get('peerASN')}" for p in instance.get("peers") or []
+        )
+        instances.append(f"AS{instance.get('localASN')} -> {peers or 'no peers'}")
+    return f"{node}: {'; '.join(instances) or 'no instances'}"
+
+
+def check_bgp_node_configs(nodes: Sequence[str], configs: Sequence[Manifest], want: Bgp) -> Verdict:
+    by_node = {c["metadata"]["name"]: c for c in configs}
+    problems = [p for node in nodes for p in _problems(node, by_node.get(node), want)]
+    evidence = "\n".join(_describe(name, c) for name, c in sorted(by_node.items()))
+    if problems:
+        return Verdict(
+            False, f"bgp: {len(problems)} problem(s): " + "; ".join(problems[:3]), evidence
+        )
+    return Verdict(
+        True,
+        f"bgp: all {len(nodes)} nodes peer as AS{want.local_asn} with {len(want.peers)} peer(s)",
+        evidence,
+    )
