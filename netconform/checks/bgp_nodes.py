@@ -12,6 +12,12 @@ from netconform.checks import Manifest
 from netconform.spec import Bgp
 from netconform.verdict import Verdict
 
+SHOWN = 6
+
+
+def _peer(peer: Manifest) -> str:
+    return f"{peer.get('peerAddress')} AS{peer.get('peerASN')}"
+
 
 def _problems(node: str, config: Manifest | None, want: Bgp) -> list[str]:
     if config is None:
@@ -21,20 +27,18 @@ def _problems(node: str, config: Manifest | None, want: Bgp) -> list[str]:
     if instance is None:
         seen = [i.get("localASN") for i in instances]
         return [f"{node}: no BGP instance with local ASN {want.local_asn} (has {seen})"]
-    peers = {(p.get("peerAddress"), p.get("peerASN")) for p in instance.get("peers") or []}
+    peers = {_peer(p) for p in instance.get("peers") or []}
     return [
-        f"{node}: no peer {peer.address} AS{peer.peer_asn} (has {sorted(map(str, peers))})"
-        for peer in want.peers
-        if (str(peer.address), peer.peer_asn) not in peers
+        f"{node}: no peer {wanted} (has {', '.join(sorted(peers)) or 'none'})"
+        for wanted in (f"{peer.address} AS{peer.peer_asn}" for peer in want.peers)
+        if wanted not in peers
     ]
 
 
 def _describe(node: str, config: Manifest) -> str:
     instances = []
     for instance in config.get("spec", {}).get("bgpInstances") or []:
-        peers = ", ".join(
-            f"{p.get('peerAddress')} AS{p.get('peerASN')}" for p in instance.get("peers") or []
-        )
+        peers = ", ".join(_peer(p) for p in instance.get("peers") or [])
         instances.append(f"AS{instance.get('localASN')} -> {peers or 'no peers'}")
     return f"{node}: {'; '.join(instances) or 'no instances'}"
 
@@ -45,7 +49,7 @@ def check_bgp_node_configs(nodes: Sequence[str], configs: Sequence[Manifest], wa
     evidence = "\n".join(_describe(name, c) for name, c in sorted(by_node.items()))
     if problems:
         return Verdict(
-            False, f"bgp: {len(problems)} problem(s): " + "; ".join(problems[:3]), evidence
+            False, f"bgp: {len(problems)} problem(s): " + "; ".join(problems[:SHOWN]), evidence
         )
     return Verdict(
         True,
