@@ -22,6 +22,14 @@ def leftovers(run: str) -> list[str]:
     return [name for name in namespaces() if name.startswith(run)]
 
 
+def pids_in(run: str) -> list[int]:
+    listed = (
+        subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout
+        for name in leftovers(run)
+    )
+    return [int(pid) for text in listed for pid in text.split()]
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -121,23 +129,11 @@ def test_an_interrupted_pytest_lab_run_leaves_nothing_behind() -> None:
     run = f"{PREFIX}-{child.pid}-"
     try:
         deadline = time.monotonic() + 60
-        while (
-            len(leftovers(run)) < 8
-            or not subprocess.run(
-                ["ip", "netns", "pids", leftovers(run)[-1]], capture_output=True, text=True
-            ).stdout.strip()
-        ):
+        while len(pids_in(run)) < 8:  # the agents of the policy lab are serving
             assert child.poll() is None and time.monotonic() < deadline, "the lab never came up"
             time.sleep(0.2)
         time.sleep(1.5)  # well inside the probing rounds
-        pids = [
-            int(pid)
-            for name in leftovers(run)
-            for pid in subprocess.run(
-                ["ip", "netns", "pids", name], capture_output=True, text=True
-            ).stdout.split()
-        ]
-        assert pids
+        pids = pids_in(run)
         child.send_signal(signal.SIGINT)
         output, _ = child.communicate(timeout=60)
     finally:
