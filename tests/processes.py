@@ -7,12 +7,18 @@ must leave nothing behind on exit, on an exception, on SIGINT or on SIGTERM.
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from types import FrameType
 from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -68,3 +74,40 @@ class Processes:
                 if stream:
                     stream.close()
         self.started.clear()
+
+
+def alive(pid: int) -> bool:
+    """Running, not merely a zombie waiting to be reaped."""
+    try:
+        os.kill(pid, 0)
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except (ProcessLookupError, FileNotFoundError):
+        return False
+
+
+def interrupt_script(
+    script: str, signum: int, check_started: Callable[[dict[str, Any]], None], timeout: float = 60
+) -> tuple[dict[str, Any], str]:
+    """Run a Python script (importing from the repo) that prints one JSON line once it is set
+    up; check that line, send it the signal, and return the line and the script's stderr."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    child = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        line = child.stdout.readline() if child.stdout else ""
+        assert line, (
+            f"the script never got set up: {child.stderr.read()[-2000:] if child.stderr else ''}"
+        )
+        started = json.loads(line)
+        check_started(started)
+        child.send_signal(signum)
+        _, stderr = child.communicate(timeout=timeout)
+    finally:
+        child.kill()
+        child.wait()
+    return started, stderr

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 import subprocess
 import sys
@@ -13,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.lab.topology import PREFIX, Lab, namespaces, sweep_stale
+from tests.processes import alive, interrupt_script
 
 pytestmark = pytest.mark.lab
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,14 +27,6 @@ def pids_in(run: str) -> list[int]:
         for name in leftovers(run)
     )
     return [int(pid) for text in listed for pid in text.split()]
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_hosts_talk_over_the_bridge_and_vanish_on_exit() -> None:
@@ -70,38 +61,26 @@ def test_duplicate_host_name_is_refused() -> None:
 
 
 CHILD = """
-import json, sys, time
-sys.path.insert(0, {root!r})
+import json, time
 from tests.lab.topology import Lab
 with Lab() as lab:
     a = lab.host("a", "198.18.3.1")
     lab.host("b", "198.18.3.2")
     sleeper = lab.spawn(a, ["sleep", "300"])
-    print(json.dumps({{"run": lab.run, "pid": sleeper.pid}}), flush=True)
+    print(json.dumps({"run": lab.run, "pid": sleeper.pid}), flush=True)
     time.sleep(300)
 """
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_mid_test_leaves_no_namespace_interface_or_process(signum: int) -> None:
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD.format(root=str(ROOT))],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        started = json.loads(child.stdout.readline())
+    def check(started: dict) -> None:
         assert len(leftovers(started["run"])) == 3 and alive(started["pid"])
-        child.send_signal(signum)
-        _, stderr = child.communicate(timeout=20)
-    finally:
-        child.kill()
+
+    started, stderr = interrupt_script(CHILD, signum, check, timeout=20)
     assert "KeyboardInterrupt" in stderr
     assert leftovers(started["run"]) == []
     assert not alive(started["pid"])
-    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
-    assert started["run"] not in links
 
 
 def test_sweep_removes_labs_whose_process_died() -> None:
