@@ -90,8 +90,10 @@ def workloads(arch: Architecture) -> list[Endpoint]:
     ]
 
 
-def _destinations(arch: Architecture) -> list[tuple[Endpoint, list[PortSpec]]]:
-    workload_ports = sorted(
+def workload_ports(arch: Architecture) -> list[PortSpec]:
+    """Every port some flow targets on an app group: each workload serves (and is probed on)
+    all of them, so a leak on any port shows."""
+    return sorted(
         {
             port
             for flow in arch.policy.flows
@@ -99,7 +101,11 @@ def _destinations(arch: Architecture) -> list[tuple[Endpoint, list[PortSpec]]]:
             for port in flow.ports
         }
     )
-    found: list[tuple[Endpoint, list[PortSpec]]] = [(w, workload_ports) for w in workloads(arch)]
+
+
+def _destinations(arch: Architecture) -> list[tuple[Endpoint, list[PortSpec]]]:
+    ports = workload_ports(arch)
+    found: list[tuple[Endpoint, list[PortSpec]]] = [(w, ports) for w in workloads(arch)]
     found += [(Endpoint(n, "service", n), s.ports) for n, s in arch.services.items()]
     found += [(Endpoint(n, "external", n), e.ports) for n, e in arch.externals.items()]
     return found

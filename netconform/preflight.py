@@ -1,20 +1,26 @@
-"""Say, before anything starts, which tool is missing and how to get it.
+"""Say, before anything starts, which tool is missing or too old and how to get it.
 
-A kind run needs four programs; failing on the first `kind create` with a
-stack trace helps nobody, so the suite checks them first and names them all.
+A kind run needs four programs and a running Docker daemon; failing on the
+first `kind create` with a stack trace helps nobody, so the suite checks them
+all first and names every problem at once.
 """
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable
+import re
+import subprocess
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from netconform.cluster import tool
 
 
 @dataclass(frozen=True)
 class Tool:
     name: str
     purpose: str
+    version_argv: tuple[str, ...]
+    minimum: tuple[int, int]
     how: str
 
 
@@ -22,30 +28,57 @@ KIND_TOOLS = (
     Tool(
         "docker",
         "runs the kind nodes",
-        "install Docker Engine and start it (docs.docker.com/engine/install)",
+        ("version", "--format", "{{.Server.Version}}"),
+        (20, 10),
+        "install Docker Engine and start it (see docs.docker.com/engine/install)",
     ),
-    Tool(
-        "kind",
-        "creates the cluster",
-        "make tools, or: go install sigs.k8s.io/kind@<version in cluster/versions.yaml>",
-    ),
-    Tool("helm", "installs Cilium", "make tools, or see helm.sh/docs/intro/install"),
+    Tool("kind", "creates the cluster", ("version",), (0, 27), "make tools"),
+    Tool("helm", "installs Cilium", ("version", "--short"), (3, 12), "make tools"),
     Tool(
         "kubectl",
-        "reproduce commands and debugging",
-        "make tools, or see kubernetes.io/docs/tasks/tools",
+        "applies CRDs, waits, reproduces failures",
+        ("version", "--client"),
+        (1, 30),
+        "make tools",
     ),
 )
 
-
-def missing(
-    tools: tuple[Tool, ...], which: Callable[[str], str | None] = shutil.which
-) -> list[Tool]:
-    return [tool for tool in tools if which(tool.name) is None]
+Run = Callable[[Sequence[str]], tuple[int, str]]
 
 
-def report(absent: list[Tool]) -> str:
-    lines = [f"netconform: cannot run against a kind cluster: {len(absent)} tool(s) missing"]
-    lines += [f"  - {t.name} ({t.purpose}): {t.how}" for t in absent]
-    lines.append("Or run against a cluster you already have once existing-cluster mode lands.")
+def _run(argv: Sequence[str]) -> tuple[int, str]:
+    try:
+        done = subprocess.run(list(argv), capture_output=True, text=True, timeout=20, check=False)
+    except FileNotFoundError:
+        return 127, "not found"
+    except subprocess.TimeoutExpired:
+        return 124, "did not answer within 20s"
+    return done.returncode, (done.stdout + done.stderr).strip()
+
+
+def problem(t: Tool, run: Run = _run) -> str | None:
+    """None when the tool is there, works and is recent enough; else what is wrong."""
+    rc, out = run([tool(t.name), *t.version_argv])
+    if rc == 127:
+        return f"{t.name} ({t.purpose}) is missing: {t.how}"
+    found = re.search(r"(\d+)\.(\d+)", out) if rc == 0 else None
+    if found is None:
+        first = out.splitlines()[0] if out else f"exit {rc}"
+        return f"{t.name} ({t.purpose}) does not work: {first}"
+    have = (int(found.group(1)), int(found.group(2)))
+    if have < t.minimum:
+        return (
+            f"{t.name} {have[0]}.{have[1]} is too old, need {t.minimum[0]}.{t.minimum[1]}+: {t.how}"
+        )
+    return None
+
+
+def problems(tools: Sequence[Tool] = KIND_TOOLS, run: Run = _run) -> list[str]:
+    return [p for t in tools if (p := problem(t, run))]
+
+
+def report(found: Sequence[str]) -> str:
+    lines = [f"netconform: cannot run against a kind cluster ({len(found)} problem(s)):"]
+    lines += [f"  - {p}" for p in found]
+    lines.append("Fix these, or run against a cluster you already have: make test CLUSTER=existing")
     return "\n".join(lines)

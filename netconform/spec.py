@@ -121,6 +121,8 @@ class Flow(_Strict):
 class Policy(_Strict):
     default: Literal["deny", "allow"] = "deny"
     flows: list[Flow] = []
+    # Your own policy manifests to test instead of the rendered reference policies.
+    paths: list[str] = []
 
 
 class Pool(_Strict):
@@ -131,6 +133,7 @@ class Pool(_Strict):
 
 class LbIpam(_Strict):
     pools: list[Pool] = []
+    announce: Literal["bgp", "l2", "none"] = "bgp"
 
 
 class Peer(_Strict):

@@ -1,0 +1,130 @@
+"""Reference Cilium policies rendered from the spec's flows.
+
+Default deny is one clusterwide policy selecting only this run's pods; every
+workload then gets one CiliumNetworkPolicy holding all of its allowed ingress
+and egress. Cilium scopes a CNP's endpoint selectors to the policy's own
+namespace unless a selector names a namespace, so every peer is selected by
+its environment's namespace label: the run-specific namespace names never
+appear in a rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from netconform.kube import Manifest
+from netconform.matrix import Endpoint, workloads
+from netconform.spec import WILDCARD, Architecture, Flow, PortSpec
+from netconform.workloads import ENV_LABEL, RUN_LABEL, Layout
+
+CILIUM = "cilium.io/v2"
+NAMESPACE_LABEL = f"k8s:io.cilium.k8s.namespace.labels.{ENV_LABEL}"
+POD_NAMESPACE = "k8s:io.kubernetes.pod.namespace"
+
+
+def _to_ports(ports: list[PortSpec]) -> list[Manifest]:
+    return [{"ports": [{"port": str(p.port), "protocol": p.protocol} for p in ports]}]
+
+
+def _group_selector(arch: Architecture, group: str, environment: str) -> Manifest:
+    return {"matchLabels": {**arch.groups[group].labels, NAMESPACE_LABEL: environment}}
+
+
+def _groups(arch: Architecture, name: str) -> list[str]:
+    return list(arch.groups) if name == WILDCARD else [name] if name in arch.groups else []
+
+
+def _peer_environments(arch: Architecture, flow: Flow, group: str, home: str) -> list[str]:
+    deployed = arch.groups[group].environments
+    return [e for e in deployed if flow.across_environments or e == home]
+
+
+def _ingress(arch: Architecture, me: Endpoint) -> Iterator[Manifest]:
+    assert me.environment is not None
+    for flow in arch.policy.flows:
+        if me.group not in _groups(arch, flow.to):
+            continue
+        peers = [
+            _group_selector(arch, source, env)
+            for source in _groups(arch, flow.from_)
+            for env in _peer_environments(arch, flow, source, me.environment)
+            if flow.environments is None or env in flow.environments
+        ]
+        if peers:
+            yield {"fromEndpoints": peers, "toPorts": _to_ports(flow.ports)}
+
+
+def _egress(arch: Architecture, me: Endpoint, externals: Mapping[str, str]) -> Iterator[Manifest]:
+    assert me.environment is not None
+    for flow in arch.policy.flows:
+        if me.group not in _groups(arch, flow.from_):
+            continue
+        if flow.environments is not None and me.environment not in flow.environments:
+            continue
+        if flow.to in arch.services:
+            service = arch.services[flow.to]
+            yield {
+                "toEndpoints": [
+                    {"matchLabels": {POD_NAMESPACE: service.namespace, **service.labels}}
+                ],
+                "toPorts": _to_ports(flow.ports),
+            }
+        elif flow.to in arch.externals:
+            yield {
+                "toCIDR": [externals.get(flow.to, str(arch.externals[flow.to].cidr))],
+                "toPorts": _to_ports(flow.ports),
+            }
+        else:
+            peers = [
+                _group_selector(arch, destination, env)
+                for destination in _groups(arch, flow.to)
+                for env in _peer_environments(arch, flow, destination, me.environment)
+                if (destination, env) != (me.group, me.environment)
+            ]
+            if peers:
+                yield {"toEndpoints": peers, "toPorts": _to_ports(flow.ports)}
+
+
+def render(
+    arch: Architecture, layout: Layout, externals: Mapping[str, str] | None = None
+) -> list[Manifest]:
+    """The reference policies; `externals` maps an external's name to the address really probed
+    (an outside container on kind), defaulting to the spec's CIDR."""
+    labels = layout.labels()
+    rendered: list[Manifest] = []
+    if arch.policy.default == "deny":
+        rendered.append(
+            {
+                "apiVersion": CILIUM,
+                "kind": "CiliumClusterwideNetworkPolicy",
+                "metadata": {"name": f"netconform-{layout.run}-default-deny", "labels": labels},
+                "spec": {
+                    "description": "netconform: deny all this run's pods do not explicitly allow",
+                    "endpointSelector": {"matchLabels": {RUN_LABEL: layout.run}},
+                    "ingress": [{}],
+                    "egress": [{}],
+                },
+            }
+        )
+    for me in workloads(arch):
+        assert me.environment is not None
+        ingress, egress = list(_ingress(arch, me)), list(_egress(arch, me, externals or {}))
+        spec: Manifest = {"endpointSelector": {"matchLabels": dict(arch.groups[me.group].labels)}}
+        if ingress:
+            spec["ingress"] = ingress
+        if egress:
+            spec["egress"] = egress
+        if len(spec) > 1:
+            rendered.append(
+                {
+                    "apiVersion": CILIUM,
+                    "kind": "CiliumNetworkPolicy",
+                    "metadata": {
+                        "name": f"allow-{me.group}",
+                        "namespace": layout.namespace(me.environment),
+                        "labels": labels,
+                    },
+                    "spec": spec,
+                }
+            )
+    return rendered

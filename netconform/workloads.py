@@ -1,0 +1,149 @@
+"""The probe workloads: per app group a Deployment running the agent, and a Service.
+
+The agent file is mounted from a ConfigMap onto the pinned stock Python image,
+so no image is built. Every object carries the managed-by and run labels, so
+cleanup can find it, and lives in a namespace `netconform-<run>-<env>`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from netconform.kube import MANAGED_BY, Manifest
+from netconform.matrix import Endpoint, workload_ports, workloads
+from netconform.spec import Architecture, PortSpec
+
+AGENT_FILE = Path(__file__).with_name("agent.py")
+RUN_LABEL = "netconform.io/run"
+ENV_LABEL = "netconform.io/environment"
+GROUP_LABEL = "netconform.io/group"
+AGENT_DIR = "/agent"
+AGENT_ARGV = ("python3", f"{AGENT_DIR}/agent.py")
+REPLICAS = 2
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a run's objects go: one namespace per environment, named after the run."""
+
+    run: str
+
+    def namespace(self, environment: str) -> str:
+        return f"netconform-{self.run}-{environment}"
+
+    def labels(self) -> dict[str, str]:
+        return {**MANAGED_BY, RUN_LABEL: self.run}
+
+
+def _agent_args(ports: list[PortSpec]) -> list[str]:
+    args = ["serve"]
+    for protocol in ("TCP", "UDP"):
+        chosen = [str(p.port) for p in ports if p.protocol == protocol]
+        if chosen:
+            args += [f"--{protocol.lower()}", ",".join(chosen)]
+    return args
+
+
+def render(arch: Architecture, layout: Layout, image: str) -> list[Manifest]:
+    labels = layout.labels()
+    ports = workload_ports(arch)
+    out: list[Manifest] = []
+    for name in arch.environments:
+        ns_labels = {**labels, ENV_LABEL: name}
+        out.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": layout.namespace(name), "labels": ns_labels},
+            }
+        )
+        out.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {
+                    "name": "netconform-agent",
+                    "namespace": layout.namespace(name),
+                    "labels": labels,
+                },
+                "data": {"agent.py": AGENT_FILE.read_text()},
+            }
+        )
+    for endpoint in workloads(arch):
+        out += _group(arch, endpoint, layout, image, ports)
+    return out
+
+
+def _group(
+    arch: Architecture, endpoint: Endpoint, layout: Layout, image: str, ports: list[PortSpec]
+) -> list[Manifest]:
+    assert endpoint.environment is not None
+    namespace = layout.namespace(endpoint.environment)
+    selector = {GROUP_LABEL: endpoint.group}
+    pod_labels = {
+        **layout.labels(),
+        **arch.groups[endpoint.group].labels,
+        **selector,
+        ENV_LABEL: endpoint.environment,
+    }
+    meta = {"name": endpoint.group, "namespace": namespace, "labels": pod_labels}
+    env = [
+        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+        {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+    ]
+    container = {
+        "name": "agent",
+        "image": image,
+        "command": list(AGENT_ARGV),
+        "args": _agent_args(ports),
+        "env": env,
+        "ports": [{"containerPort": p.port, "protocol": p.protocol} for p in ports],
+        "volumeMounts": [{"name": "agent", "mountPath": AGENT_DIR, "readOnly": True}],
+        "readinessProbe": {
+            "tcpSocket": {"port": next(p.port for p in ports if p.protocol == "TCP")}
+        },
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "runAsNonRoot": True,
+            "runAsUser": 65534,
+        },
+    }
+    # Two replicas spread over nodes give both same-node and cross-node pairs.
+    spread = {
+        "maxSkew": 1,
+        "topologyKey": "kubernetes.io/hostname",
+        "whenUnsatisfiable": "ScheduleAnyway",
+        "labelSelector": {"matchLabels": selector},
+    }
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": meta,
+        "spec": {
+            "replicas": REPLICAS,
+            "selector": {"matchLabels": selector},
+            "template": {
+                "metadata": {"labels": pod_labels},
+                "spec": {
+                    "containers": [container],
+                    "topologySpreadConstraints": [spread],
+                    "volumes": [{"name": "agent", "configMap": {"name": "netconform-agent"}}],
+                },
+            },
+        },
+    }
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": meta,
+        "spec": {
+            "selector": selector,
+            "ports": [
+                {"name": f"{p.protocol.lower()}-{p.port}", "port": p.port, "protocol": p.protocol}
+                for p in ports
+            ],
+        },
+    }
+    return [deployment, service]
