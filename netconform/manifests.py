@@ -1,4 +1,5 @@
-"""Cilium manifests rendered from the spec: LB IP pools and the BGP control plane.
+"""Manifests rendered from the spec: LB IP pools and the BGP control plane here, and all of
+them together (with the probe workloads and reference policies) for `render_all`.
 
 Rendered as plain dicts so they can be applied, dry-run against a real API
 server and validated against the upstream CRD schemas without a template
@@ -7,8 +8,10 @@ language in between.
 
 from __future__ import annotations
 
+from netconform import policies, workloads
 from netconform.kube import MANAGED_BY, Manifest
 from netconform.spec import Architecture
+from netconform.workloads import Layout
 
 CILIUM = "cilium.io/v2"
 ADVERTISE_LABEL = {"netconform.io/advertise": "bgp"}
@@ -95,6 +98,15 @@ def bgp(arch: Architecture) -> list[Manifest]:
     return [cluster, peer_config, advertisement]
 
 
-def render_all(arch: Architecture) -> list[Manifest]:
-    """Every manifest the suite renders for this architecture."""
-    return [*lb_pools(arch), *bgp(arch)]
+def render_all(
+    arch: Architecture, layout: Layout | None = None, image: str = "python:3"
+) -> list[Manifest]:
+    """Every manifest the suite renders for this architecture: probe workloads, reference
+    policies, LB pools and BGP."""
+    layout = layout or Layout("render")
+    return [
+        *workloads.render(arch, layout, image),
+        *policies.render(arch, layout),
+        *lb_pools(arch),
+        *bgp(arch),
+    ]

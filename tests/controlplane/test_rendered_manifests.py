@@ -8,6 +8,7 @@ must be rejected with the server's own message.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,18 +16,44 @@ import pytest
 from netconform.kube import Kube, KubeError
 from netconform.manifests import render_all
 from netconform.spec import load
+from netconform.workloads import Layout
 
 ROOT = Path(__file__).resolve().parents[2]
-RENDERED = render_all(load(ROOT / "architecture.yaml"))
+RENDERED = render_all(load(ROOT / "architecture.yaml"), Layout("dryrun"))
+NAMESPACES = [m for m in RENDERED if m["kind"] == "Namespace"]
+REST = [m for m in RENDERED if m["kind"] != "Namespace"]
 
 
-@pytest.mark.parametrize(
-    "manifest", RENDERED, ids=[f"{m['kind']}/{m['metadata']['name']}" for m in RENDERED]
-)
-def test_rendered_manifest_passes_a_server_side_dry_run(kube: Kube, manifest: dict) -> None:
+@pytest.fixture(scope="module")
+def namespaces(kube: Kube) -> Iterator[None]:
+    """A dry run of a namespaced object needs its namespace to exist for real."""
+    kube.apply(NAMESPACES)
+    yield
+    for namespace in NAMESPACES:
+        kube.delete_namespace(namespace["metadata"]["name"], wait=False)
+
+
+def _id(manifest: dict) -> str:
+    meta = manifest["metadata"]
+    return f"{manifest['kind']}/{meta.get('namespace', '-')}/{meta['name']}"
+
+
+def test_every_kind_is_covered() -> None:
+    kinds = {m["kind"] for m in RENDERED}
+    print(f"{len(RENDERED)} rendered manifests of {len(kinds)} kinds")
+    assert {"Deployment", "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy"} <= kinds
+    assert {"CiliumLoadBalancerIPPool", "CiliumBGPClusterConfig"} <= kinds
+
+
+@pytest.mark.parametrize("manifest", REST, ids=[_id(m) for m in REST])
+def test_rendered_manifest_passes_a_server_side_dry_run(
+    kube: Kube, namespaces: None, manifest: dict
+) -> None:
+    meta = manifest["metadata"]
     applied = kube.apply([manifest], dry_run=True)
-    assert applied[0]["metadata"]["name"] == manifest["metadata"]["name"]
-    assert kube.get(manifest["apiVersion"], manifest["kind"], manifest["metadata"]["name"]) is None
+    assert applied[0]["metadata"]["name"] == meta["name"]
+    found = kube.get(manifest["apiVersion"], manifest["kind"], meta["name"], meta.get("namespace"))
+    assert found is None
 
 
 def _broken(kind: str, edit) -> dict:

@@ -6,24 +6,52 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 from netconform import preflight
 from netconform.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_preflight_names_every_missing_tool_and_how_to_get_it() -> None:
-    absent = preflight.missing(
-        preflight.KIND_TOOLS, lambda name: None if name in {"docker", "helm"} else "/x"
-    )
-    assert [t.name for t in absent] == ["docker", "helm"]
-    text = preflight.report(absent)
-    assert (
-        "2 tool(s) missing" in text and "docker (runs the kind nodes)" in text and "helm.sh" in text
-    )
+def fake_tools(answers: dict[str, tuple[int, str]]):
+    def run(argv):
+        name = Path(argv[0]).name
+        return answers.get(name, (127, "not found"))
+
+    return run
 
 
-def test_preflight_without_tools_exits_non_zero_quickly(tmp_path: Path) -> None:
+def test_preflight_names_every_problem_and_how_to_fix_it() -> None:
+    run = fake_tools(
+        {
+            "docker": (1, "Cannot connect to the Docker daemon at unix:///var/run/docker.sock"),
+            "kind": (0, "kind v0.20.0 go1.20 linux/amd64"),
+            "kubectl": (0, "Client Version: v1.36.1"),
+        }
+    )
+    found = preflight.problems(run=run)
+    assert found == [
+        "docker (runs the kind nodes) does not work: Cannot connect to the Docker daemon at unix:///var/run/docker.sock",
+        "kind 0.20 is too old, need 0.27+: make tools",
+        "helm (installs Cilium) is missing: make tools",
+    ]
+    assert "3 problem(s)" in preflight.report(found)
+
+
+def test_preflight_passes_with_recent_tools() -> None:
+    run = fake_tools(
+        {
+            "docker": (0, "28.2.2"),
+            "kind": (0, "kind v0.32.0 go1.26 linux/amd64"),
+            "helm": (0, "v3.19.2+g8766e71"),
+            "kubectl": (0, "Client Version: v1.36.1\nKustomize Version: v5.7.1"),
+        }
+    )
+    assert preflight.problems(run=run) == []
+
+
+def test_make_style_preflight_without_tools_exits_non_zero_quickly(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "netconform.cli", "preflight"],
         capture_output=True,
@@ -33,13 +61,42 @@ def test_preflight_without_tools_exits_non_zero_quickly(tmp_path: Path) -> None:
         timeout=20,
     )
     assert done.returncode == 2
-    assert "docker" in done.stderr and "Traceback" not in done.stderr
+    assert "docker (runs the kind nodes) is missing" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_validate_accepts_the_default_and_reports_a_bad_file(tmp_path: Path, capsys) -> None:
-    assert main(["validate", str(ROOT / "architecture.yaml")]) == 0
+    assert main(["--spec", str(ROOT / "architecture.yaml"), "validate"]) == 0
     assert "ok (7 workloads, 5 flows)" in capsys.readouterr().out
     bad = tmp_path / "arch.yaml"
     bad.write_text("version: 1\ncluster: {name: x, nodes: 3}\n")
-    assert main(["validate", str(bad)]) == 2
+    assert main(["--spec", str(bad), "validate"]) == 2
     assert f"{bad}: cluster.nodes: unknown key" in capsys.readouterr().err
+
+
+def test_cluster_up_dry_run_prints_config_commands_and_values(capsys) -> None:
+    assert main(["--spec", str(ROOT / "architecture.yaml"), "cluster", "up", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "create --name" not in out  # the real argv, not a description
+    assert "kind create cluster --name=netconform --image=kindest/node:" in out.replace(
+        str(ROOT / ".bin") + "/", ""
+    )
+    kind_config = yaml.safe_load(out.split("kind-config.yaml <<'EOF'\n")[1].split("\nEOF")[0])
+    assert kind_config["networking"] == {"disableDefaultCNI": True, "kubeProxyMode": "none"}
+    assert [n["role"] for n in kind_config["nodes"]] == ["control-plane", "worker", "worker"]
+    values = yaml.safe_load(out.split("cilium-values.yaml <<'EOF'\n")[1].split("\nEOF")[0])
+    assert (
+        values["kubeProxyReplacement"] is True
+        and values["k8sServiceHost"] == "netconform-control-plane"
+    )
+    assert values["encryption"] == {"enabled": True, "type": "wireguard"}
+    assert "upgrade --install cilium cilium --repo" in out
+    assert "rollout status daemonset/cilium" in out
+
+
+def test_render_prints_every_manifest(capsys) -> None:
+    assert main(["--spec", str(ROOT / "architecture.yaml"), "render"]) == 0
+    kinds = [doc["kind"] for doc in yaml.safe_load_all(capsys.readouterr().out)]
+    assert kinds.count("CiliumLoadBalancerIPPool") == 2 and "CiliumBGPClusterConfig" in kinds
+    assert kinds.count("Deployment") == 7 and kinds.count("CiliumNetworkPolicy") == 7
+    assert kinds.count("CiliumClusterwideNetworkPolicy") == 1
