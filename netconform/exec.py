@@ -75,3 +75,21 @@ class NetnsExec(LocalExec):
     @property
     def namespace(self) -> str:
         return self.prefix[-1]
+
+
+@dataclass(frozen=True)
+class DockerExec:
+    """A container next to kind (the FRR router, an outside client), via `docker exec -i`."""
+
+    container: str
+
+    def _local(self) -> LocalExec:
+        return LocalExec(("docker", "exec", "-i", self.container))
+
+    def run(
+        self, argv: Sequence[str], stdin: str | None = None, timeout: float = 30.0
+    ) -> Completed:
+        return self._local().run(argv, stdin, timeout)
+
+    def command_line(self, argv: Sequence[str], stdin: str | None = None) -> str:
+        return self._local().command_line(argv, stdin)

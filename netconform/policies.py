@@ -1,6 +1,7 @@
 """Reference Cilium policies rendered from the spec's flows.
 
-Default deny is one clusterwide policy selecting only this run's pods; every
+Default deny is one clusterwide policy selecting only this run's pods (or, where
+cluster-scoped changes are not allowed, one per namespace); every
 workload then gets one CiliumNetworkPolicy holding all of its allowed ingress
 and egress. Cilium scopes a CNP's endpoint selectors to the policy's own
 namespace unless a selector names a namespace, so every peer is selected by
