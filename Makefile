@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: help venv check check-controlplane controlplane lint test test-policies bench clean
+.PHONY: help venv tools check check-controlplane controlplane lint test test-policies bench clean
 
 help:
 	@echo "make check          the suite's own tests: lint, unit, lab (root), schema"
@@ -16,6 +16,7 @@ help:
 	@echo "make test-policies  only the network policy suites"
 	@echo "make bench          what a matrix pass costs (lab, root)"
 	@echo "make lint           ruff"
+	@echo "make tools          pinned kind, kubectl and helm into .bin/"
 	@echo "make clean          remove reports, the venv and leftovers of interrupted lab runs"
 
 $(STAMP): pyproject.toml
@@ -26,11 +27,19 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# actionlint, pinned, built by Go from its module (its PyPI wheel downloads from GitHub).
+ACTIONLINT := $(VENV)/bin/actionlint
+$(ACTIONLINT): | $(STAMP)
+	GOBIN=$(abspath $(VENV)/bin) go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+
+tools:
+	bash tools/install-tools.sh
+
 lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-check: lint
+check: lint $(ACTIONLINT)
 	@mkdir -p reports
 	$(PYTEST) tests --ignore=tests/controlplane --junitxml=reports/check.xml
 

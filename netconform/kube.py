@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 from kubernetes import config
-from kubernetes.client import ApiClient
+from kubernetes.client import ApiClient, CoreV1Api
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
@@ -65,6 +65,9 @@ class Kube:
     @classmethod
     def from_kubeconfig(cls, path: str | Path, context: str | None = None) -> Kube:
         return cls(config.new_client_from_config(config_file=str(path), context=context))
+
+    def core(self) -> CoreV1Api:
+        return CoreV1Api(self.api)
 
     def resource(self, api_version: str, kind: str) -> Resource:
         for attempt in range(2):
@@ -203,3 +206,17 @@ class Kube:
                 lambda obj: obj is None,
                 timeout,
             )
+
+
+def recent_events(kube: Kube, namespace: str, limit: int = 15) -> list[str]:
+    """The newest non-Normal events of a namespace, one line each: attached to a failure."""
+    events = kube.list("v1", "Event", namespace)
+    warnings = [e for e in events if e.get("type") != "Normal"]
+    warnings.sort(key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
+    lines = []
+    for event in warnings[-limit:]:
+        about = event.get("involvedObject") or {}
+        message = (event.get("message") or "").strip()
+        subject = f"{about.get('kind')}/{about.get('name')}"
+        lines.append(f"{event.get('type')} {event.get('reason')} {subject}: {message}")
+    return lines

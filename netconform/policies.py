@@ -11,6 +11,7 @@ appear in a rule.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator, Mapping
 
 from netconform.kube import Manifest
@@ -71,10 +72,9 @@ def _egress(arch: Architecture, me: Endpoint, externals: Mapping[str, str]) -> I
                 "toPorts": _to_ports(flow.ports),
             }
         elif flow.to in arch.externals:
-            yield {
-                "toCIDR": [externals.get(flow.to, str(arch.externals[flow.to].cidr))],
-                "toPorts": _to_ports(flow.ports),
-            }
+            # A probed address (an outside container) becomes a /32 or /128.
+            target = ipaddress.ip_network(externals.get(flow.to, str(arch.externals[flow.to].cidr)))
+            yield {"toCIDR": [str(target)], "toPorts": _to_ports(flow.ports)}
         else:
             peers = [
                 _group_selector(arch, destination, env)
@@ -86,27 +86,45 @@ def _egress(arch: Architecture, me: Endpoint, externals: Mapping[str, str]) -> I
                 yield {"toEndpoints": peers, "toPorts": _to_ports(flow.ports)}
 
 
-def render(
-    arch: Architecture, layout: Layout, externals: Mapping[str, str] | None = None
-) -> list[Manifest]:
-    """The reference policies; `externals` maps an external's name to the address really probed
-    (an outside container on kind), defaulting to the spec's CIDR."""
+def _default_deny(arch: Architecture, layout: Layout, clusterwide: bool) -> list[Manifest]:
+    # An empty rule selects nothing: the selected endpoints are in default deny both ways.
+    deny_all = {"ingress": [{}], "egress": [{}]}
     labels = layout.labels()
-    rendered: list[Manifest] = []
-    if arch.policy.default == "deny":
-        rendered.append(
+    if clusterwide:
+        return [
             {
                 "apiVersion": CILIUM,
                 "kind": "CiliumClusterwideNetworkPolicy",
                 "metadata": {"name": f"netconform-{layout.run}-default-deny", "labels": labels},
-                "spec": {
-                    "description": "netconform: deny all this run's pods do not explicitly allow",
-                    "endpointSelector": {"matchLabels": {RUN_LABEL: layout.run}},
-                    "ingress": [{}],
-                    "egress": [{}],
-                },
+                "spec": {"endpointSelector": {"matchLabels": {RUN_LABEL: layout.run}}, **deny_all},
             }
-        )
+        ]
+    return [
+        {
+            "apiVersion": CILIUM,
+            "kind": "CiliumNetworkPolicy",
+            "metadata": {
+                "name": "default-deny",
+                "namespace": layout.namespace(env),
+                "labels": labels,
+            },
+            "spec": {"endpointSelector": {}, **deny_all},
+        }
+        for env in arch.environments
+    ]
+
+
+def render(
+    arch: Architecture,
+    layout: Layout,
+    externals: Mapping[str, str] | None = None,
+    clusterwide: bool = True,
+) -> list[Manifest]:
+    """The reference policies. `externals` maps an external's name to the address really probed
+    (an outside container on kind), defaulting to the spec's CIDR. Without `clusterwide` the
+    default deny is one namespaced policy per environment: no cluster-scoped change."""
+    labels = layout.labels()
+    rendered = _default_deny(arch, layout, clusterwide) if arch.policy.default == "deny" else []
     for me in workloads(arch):
         assert me.environment is not None
         ingress, egress = list(_ingress(arch, me)), list(_egress(arch, me, externals or {}))

@@ -1,0 +1,147 @@
+"""One run of the policy suites on one cluster: workloads in, policies on and off, all out.
+
+Everything a run creates carries the run label and lives in namespaces
+`netconform-<run>-<env>`; a cluster-scoped object (the clusterwide default
+deny) is only created where cluster changes are allowed (a kind cluster the
+suite made, or --allow-cluster-changes).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from netconform import policies, workloads
+from netconform.kube import Kube, Manifest, documents, recent_events
+from netconform.matrix import Endpoint
+from netconform.matrix import workloads as workload_endpoints
+from netconform.podexec import PodExec
+from netconform.probing import ProbeSite
+from netconform.spec import Architecture
+from netconform.workloads import AGENT_ARGV, GROUP_LABEL, RUN_LABEL, Layout
+
+log = logging.getLogger(__name__)
+CLUSTER_SCOPED_POLICY = ("cilium.io/v2", "CiliumClusterwideNetworkPolicy")
+
+
+@dataclass(frozen=True)
+class Target:
+    """The cluster under test and what the suite may do to it."""
+
+    kube: Kube
+    context: str | None
+    allow_cluster_changes: bool
+
+
+@dataclass
+class PolicyRun:
+    target: Target
+    arch: Architecture
+    layout: Layout
+    image: str
+    externals: Mapping[str, str] = field(default_factory=dict)
+    applied_policies: list[Manifest] = field(default_factory=list)
+
+    @property
+    def kube(self) -> Kube:
+        return self.target.kube
+
+    def deploy(self) -> list[Manifest]:
+        return self.kube.apply(workloads.render(self.arch, self.layout, self.image))
+
+    def wait_ready(self, timeout: float = 300) -> None:
+        for endpoint in workload_endpoints(self.arch):
+            namespace = self.layout.namespace(str(endpoint.environment))
+            self.kube.wait_for(
+                f"deployment {namespace}/{endpoint.group} to be available",
+                lambda ns=namespace, name=endpoint.group: self.kube.get(
+                    "apps/v1", "Deployment", name, ns
+                ),
+                lambda d: (
+                    bool(d)
+                    and (d.get("status") or {}).get("availableReplicas") == d["spec"]["replicas"]
+                ),
+                timeout,
+            )
+
+    def policy_manifests(self) -> list[Manifest]:
+        """The user's own policy files when the spec names them, else the reference ones."""
+        if self.arch.policy.paths:
+            return [doc for path in self.arch.policy.paths for doc in documents(open(path).read())]
+        return policies.render(
+            self.arch, self.layout, self.externals, clusterwide=self.target.allow_cluster_changes
+        )
+
+    def apply_policies(self) -> None:
+        manifests = self.policy_manifests()
+        scoped = [m for m in manifests if m["kind"] == CLUSTER_SCOPED_POLICY[1]]
+        if scoped and not self.target.allow_cluster_changes:
+            names = ", ".join(m["metadata"]["name"] for m in scoped)
+            raise PermissionError(f"cluster-scoped policies ({names}) need --allow-cluster-changes")
+        self.applied_policies = self.kube.apply(manifests)
+
+    def remove_policies(self) -> None:
+        for policy in self.applied_policies:
+            meta = policy["metadata"]
+            self.kube.delete(
+                policy["apiVersion"], policy["kind"], meta["name"], meta.get("namespace")
+            )
+        self.applied_policies = []
+
+    def probe_sites(self) -> tuple[dict[Endpoint, ProbeSite], dict[Endpoint, str]]:
+        """One running pod per workload probes and is probed; services and externals by address."""
+        sites: dict[Endpoint, ProbeSite] = {}
+        addresses: dict[Endpoint, str] = {}
+        core = self.kube.core()
+        for endpoint in workload_endpoints(self.arch):
+            namespace = self.layout.namespace(str(endpoint.environment))
+            pods = self.kube.list(
+                "v1",
+                "Pod",
+                namespace,
+                f"{GROUP_LABEL}={endpoint.group},{RUN_LABEL}={self.layout.run}",
+            )
+            running = sorted(
+                (p for p in pods if (p.get("status") or {}).get("phase") == "Running"),
+                key=lambda p: p["metadata"]["name"],
+            )
+            if not running:
+                raise RuntimeError(f"no running pod for {endpoint.name} in {namespace}")
+            pod = running[0]
+            sites[endpoint] = ProbeSite(
+                PodExec(core, namespace, pod["metadata"]["name"], context=self.target.context),
+                AGENT_ARGV,
+            )
+            addresses[endpoint] = pod["status"]["podIP"]
+        for name, service in self.arch.services.items():
+            found = self.kube.list(
+                "v1",
+                "Service",
+                service.namespace,
+                ",".join(f"{k}={v}" for k, v in service.labels.items()),
+            )
+            if found:
+                addresses[Endpoint(name, "service", name)] = found[0]["spec"]["clusterIP"]
+        for name, address in self.externals.items():
+            addresses[Endpoint(name, "external", name)] = address
+        return sites, addresses
+
+    def events(self) -> list[str]:
+        return [
+            f"{self.layout.namespace(env)}: {line}"
+            for env in self.arch.environments
+            for line in recent_events(self.kube, self.layout.namespace(env))
+        ]
+
+    def cleanup(self) -> list[str]:
+        """Remove everything of this run: its namespaces and anything cluster-scoped it made."""
+        selector = f"{RUN_LABEL}={self.layout.run}"
+        removed = self.kube.delete_by_label([CLUSTER_SCOPED_POLICY], selector)
+        for env in self.arch.environments:
+            namespace = self.layout.namespace(env)
+            if self.kube.get("v1", "Namespace", namespace) is not None:
+                self.kube.delete_namespace(namespace, wait=False)
+                removed.append(f"Namespace {namespace}")
+        log.info("removed %s", ", ".join(removed) or "nothing")
+        return removed

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Installs kind, kubectl and helm at the versions pinned in cluster/versions.yaml
+# into .bin/ of the repository, so that CI and every developer run the same
+# binaries Renovate bumps. Each download is checked against the sha256 that
+# upstream publishes beside it; a tool already there at its version is skipped.
+#
+# Usage: bash tools/install-tools.sh && export PATH="$PWD/.bin:$PATH"
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+versions="$root/cluster/versions.yaml"
+bin="$root/.bin"
+
+die() {
+  echo "install-tools: $*" >&2
+  exit 1
+}
+
+# The `version:` line inside the block of top-level key $1 (layout `key:\n  version: X`).
+pinned() {
+  local v
+  v="$(sed -n "/^$1:/,/^[^ #]/s/^ \{1,\}version: *\([^ #]*\).*/\1/p" "$versions")"
+  [[ -n "$v" ]] || die "no $1.version in $versions"
+  echo "$v"
+}
+
+# fetch URL FILE: fail with what went wrong, not curl's exit code alone.
+fetch() {
+  local rc=0
+  curl --fail --silent --show-error --location --retry 2 --connect-timeout 20 \
+    --output "$2" "$1" || rc=$?
+  case "$rc" in
+    0) ;;
+    5 | 6 | 7 | 28 | 35) die "cannot reach $1 (curl exit $rc): is the network reachable?" ;;
+    22) die "$1 answered with an HTTP error: does that version exist?" ;;
+    *) die "download of $1 failed (curl exit $rc)" ;;
+  esac
+}
+
+# verify FILE SUMFILE: the sum file's first field is the sha256 (kind, helm: `HASH  NAME`;
+# kubectl: `HASH` alone).
+verify() {
+  local want got
+  read -r want _ <"$2" || true
+  got="$(sha256sum "$1")"
+  got="${got%% *}"
+  [[ -n "$want" && "$got" == "$want" ]] ||
+    die "sha256 mismatch for $(basename "$1"): expected '$want', got '$got'"
+}
+
+# present NAME VERSION ARGS...: NAME in .bin/ reports VERSION (not a longer one, e.g. v1.2.10
+# for v1.2.1) when run with ARGS.
+present() {
+  local name="$1" version="$2" out
+  shift 2
+  [[ -x "$bin/$name" ]] || return 1
+  out="$("$bin/$name" "$@" 2>/dev/null)" || return 1
+  [[ "$out " == *"$version"[!0-9.]* ]]
+}
+
+[[ "$(uname -s)" == Linux ]] || die "linux only, not $(uname -s)"
+case "$(uname -m)" in
+  x86_64 | amd64) arch=amd64 ;;
+  aarch64 | arm64) arch=arm64 ;;
+  *) die "unsupported architecture $(uname -m): linux amd64 or arm64 only" ;;
+esac
+
+command -v curl >/dev/null || die "curl is required"
+mkdir -p "$bin"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+v="$(pinned kind)"
+if present kind "$v" version; then
+  echo "kind $v: already in .bin/"
+else
+  url="https://github.com/kubernetes-sigs/kind/releases/download/$v/kind-linux-$arch"
+  fetch "$url" "$tmp/kind"
+  fetch "$url.sha256sum" "$tmp/kind.sha256sum"
+  verify "$tmp/kind" "$tmp/kind.sha256sum"
+  install -m 0755 "$tmp/kind" "$bin/kind"
+  echo "kind $v: installed (sha256 verified)"
+fi
+
+v="$(pinned kubectl)"
+if present kubectl "$v" version --client; then
+  echo "kubectl $v: already in .bin/"
+else
+  url="https://dl.k8s.io/release/$v/bin/linux/$arch/kubectl"
+  fetch "$url" "$tmp/kubectl"
+  fetch "$url.sha256" "$tmp/kubectl.sha256"
+  verify "$tmp/kubectl" "$tmp/kubectl.sha256"
+  install -m 0755 "$tmp/kubectl" "$bin/kubectl"
+  echo "kubectl $v: installed (sha256 verified)"
+fi
+
+v="$(pinned helm)"
+if present helm "$v" version --short; then
+  echo "helm $v: already in .bin/"
+else
+  tarball="helm-$v-linux-$arch.tar.gz"
+  fetch "https://get.helm.sh/$tarball" "$tmp/$tarball"
+  fetch "https://get.helm.sh/$tarball.sha256sum" "$tmp/$tarball.sha256sum"
+  verify "$tmp/$tarball" "$tmp/$tarball.sha256sum"
+  tar -xzf "$tmp/$tarball" -C "$tmp" "linux-$arch/helm"
+  install -m 0755 "$tmp/linux-$arch/helm" "$bin/helm"
+  echo "helm $v: installed (sha256 verified)"
+fi
