@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: help venv tools check check-controlplane controlplane lint test test-policies bench clean
+.PHONY: help venv tools preflight check check-controlplane controlplane lint test test-policies bench clean
 
 help:
 	@echo "make check          the suite's own tests: lint, unit, lab (root), schema"
@@ -17,7 +17,8 @@ help:
 	@echo "make bench          what a matrix pass costs (lab, root)"
 	@echo "make lint           ruff"
 	@echo "make tools          pinned kind, kubectl and helm into .bin/"
-	@echo "make clean          remove reports, the venv and leftovers of interrupted lab runs"
+	@echo "make clean          remove reports, the venv and leftovers of interrupted runs (lab, cluster)"
+	@echo "   CLUSTER=existing CONTEXT=<kube context> ARGS=--allow-cluster-changes  for your own cluster"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,12 +51,25 @@ check-controlplane: controlplane
 	@mkdir -p reports
 	$(PYTEST) tests/controlplane --junitxml=reports/check-controlplane.xml
 
-test test-policies: venv
-	$(PY) -m netconform.cli preflight
+# make test CLUSTER=existing CONTEXT=my-context ARGS=--allow-cluster-changes
+CLUSTER ?= kind
+SUITES := $(PYTEST) suites --cluster=$(CLUSTER) $(if $(CONTEXT),--kube-context=$(CONTEXT)) $(ARGS)
+
+preflight: venv
+	@if [ "$(CLUSTER)" = kind ]; then $(PY) -m netconform.cli preflight; fi
+
+test: preflight
+	@mkdir -p reports
+	$(SUITES) --junitxml=reports/suites.xml
+
+test-policies: preflight
+	@mkdir -p reports
+	$(SUITES) -m policies --junitxml=reports/policies.xml
 
 bench: venv
 	$(PY) -m bench.matrix
 
 clean:
 	-$(PYTHON) -c 'from tests.lab.topology import sweep_stale; print("\n".join(sweep_stale()))'
+	-[ -x $(PY) ] && $(PY) -m netconform.cli clean $(if $(CONTEXT),--kube-context=$(CONTEXT))
 	rm -rf reports/*.xml reports/*.md reports/*.html $(VENV) .ruff_cache

@@ -1,5 +1,5 @@
-"""Root conftest: makes the repository root importable (`tests.lab`, `netconform`) for every test.
+"""Root conftest: the repository root is importable for every test, and the suites' fixtures
+(cluster, workloads, reachability) and options (--cluster, --kube-context, --keep-cluster,
+--allow-cluster-changes, --spec, --probe-timeout, --external) are registered here."""
 
-Cluster options (--cluster, --kube-context, --keep-cluster) arrive with the
-cluster fixtures.
-"""
+pytest_plugins = ["fixtures.cluster", "fixtures.policy"]

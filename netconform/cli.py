@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 import yaml
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config import ConfigException
+from urllib3.exceptions import MaxRetryError
 
-from netconform import cluster, preflight
+from netconform import cluster, outside, preflight
+from netconform.kube import Kube
 from netconform.manifests import render_all
+from netconform.policy_run import remove_leftovers
 from netconform.spec import Architecture, SpecError, load
 
 
@@ -66,6 +73,31 @@ def _cluster(args: argparse.Namespace) -> int:
     return 0
 
 
+def _clean(args: argparse.Namespace) -> int:
+    """Leftovers of interrupted runs on the kind cluster (or --kube-context), outside containers."""
+    arch = _spec(args)
+    kind_kubeconfig = cluster.workdir_for(arch) / "kubeconfig"
+    use_kind = args.kube_context is None and arch.cluster.name in cluster.kind_clusters()
+    try:
+        kube = (
+            Kube.from_kubeconfig(kind_kubeconfig, None)
+            if use_kind
+            else Kube.from_kubeconfig(
+                os.environ.get("KUBECONFIG", str(Path.home() / ".kube" / "config")).split(
+                    os.pathsep
+                )[0],
+                args.kube_context,
+            )
+        )
+        removed = remove_leftovers(kube)
+    except (ConfigException, OSError, ApiException, MaxRetryError) as error:
+        print(f"netconform: no cluster cleaned ({type(error).__name__}: {error})".splitlines()[0])
+        removed = []
+    removed += outside.remove_leftovers()
+    print("\n".join(f"removed {item}" for item in removed) or "netconform: nothing left to clean")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="netconform", description=__doc__)
     parser.add_argument(
@@ -85,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         "--dry-run", action="store_true", help="print the commands, files and values; run nothing"
     )
     cluster_cmd.set_defaults(run=_cluster)
+    clean = commands.add_parser("clean", help="remove what interrupted runs left behind")
+    clean.add_argument("--kube-context", default=None, help="an existing cluster's context")
+    clean.set_defaults(run=_clean)
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))

@@ -24,6 +24,7 @@ from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wa
 
 FIELD_MANAGER = "netconform"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "netconform"}
+MANAGED_BY_SELECTOR = "app.kubernetes.io/managed-by=netconform"
 CRD = ("apiextensions.k8s.io/v1", "CustomResourceDefinition")
 NAMESPACE = ("v1", "Namespace")
 

@@ -40,6 +40,15 @@ def lb_pools(arch: Architecture) -> list[Manifest]:
     return rendered
 
 
+def l2_announcements(arch: Architecture) -> list[Manifest]:
+    """Announce LB IPs on the nodes' links (ARP/NDP) when the spec says L2, not BGP."""
+    if arch.lb_ipam.announce != "l2":
+        return []
+    spec = {"loadBalancerIPs": True, "interfaces": ["^eth[0-9]+"]}
+    announcement = _object("CiliumL2AnnouncementPolicy", "netconform", spec)
+    return [{**announcement, "apiVersion": "cilium.io/v2alpha1"}]
+
+
 def bgp(arch: Architecture) -> list[Manifest]:
     """Every node peers with every declared router and announces what the spec says."""
     if arch.bgp is None:
@@ -108,5 +117,6 @@ def render_all(
         *workloads.render(arch, layout, image),
         *policies.render(arch, layout),
         *lb_pools(arch),
+        *l2_announcements(arch),
         *bgp(arch),
     ]

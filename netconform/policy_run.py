@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from netconform import policies, workloads
-from netconform.kube import Kube, Manifest, documents, recent_events
+from netconform.kube import MANAGED_BY_SELECTOR, Kube, Manifest, documents, recent_events
 from netconform.matrix import Endpoint
 from netconform.matrix import workloads as workload_endpoints
 from netconform.podexec import PodExec
@@ -145,3 +145,8 @@ class PolicyRun:
                 removed.append(f"Namespace {namespace}")
         log.info("removed %s", ", ".join(removed) or "nothing")
         return removed
+
+
+def remove_leftovers(kube: Kube) -> list[str]:
+    """Everything any run left behind (an interrupted run): found by the managed-by label only."""
+    return kube.delete_by_label([CLUSTER_SCOPED_POLICY, ("v1", "Namespace")], MANAGED_BY_SELECTOR)

@@ -75,6 +75,11 @@ def render(arch: Architecture, layout: Layout, image: str) -> list[Manifest]:
     return out
 
 
+def _readiness(ports: list[PortSpec]) -> Manifest:
+    tcp = [p.port for p in ports if p.protocol == "TCP"]
+    return {"readinessProbe": {"tcpSocket": {"port": tcp[0]}}} if tcp else {}
+
+
 def _group(
     arch: Architecture, endpoint: Endpoint, layout: Layout, image: str, ports: list[PortSpec]
 ) -> list[Manifest]:
@@ -101,9 +106,7 @@ def _group(
         "env": env,
         "ports": [{"containerPort": p.port, "protocol": p.protocol} for p in ports],
         "volumeMounts": [{"name": "agent", "mountPath": AGENT_DIR, "readOnly": True}],
-        "readinessProbe": {
-            "tcpSocket": {"port": next(p.port for p in ports if p.protocol == "TCP")}
-        },
+        **_readiness(ports),
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "runAsNonRoot": True,

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from netconform.kube import Kube
-from netconform.policy_run import CLUSTER_SCOPED_POLICY, PolicyRun, Target
+from netconform.policy_run import CLUSTER_SCOPED_POLICY, PolicyRun, Target, remove_leftovers
 from netconform.spec import load
 from netconform.workloads import RUN_LABEL, Layout
 
@@ -150,3 +150,21 @@ def test_failure_evidence_includes_warning_events(kube: Kube, kind_run: PolicyRu
         f"{namespace}: Warning FailedScheduling Pod/frontend-abc: 0/3 nodes are available"
         in kind_run.events()
     )
+
+
+def test_make_clean_removes_leftovers_of_any_run_but_nothing_unlabelled(kube: Kube) -> None:
+    interrupted = policy_run(kube, allow_cluster_changes=True)
+    interrupted.deploy()
+    interrupted.apply_policies()
+    theirs = f"theirs-{uuid.uuid4().hex[:6]}"
+    kube.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": theirs}}])
+    try:
+        removed = remove_leftovers(kube)
+        assert f"Namespace netconform-{interrupted.layout.run}-prod" in removed
+        assert (
+            f"CiliumClusterwideNetworkPolicy netconform-{interrupted.layout.run}-default-deny"
+            in removed
+        )
+        assert kube.get("v1", "Namespace", theirs) is not None
+    finally:
+        kube.delete_namespace(theirs, wait=False)

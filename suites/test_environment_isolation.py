@@ -1,0 +1,18 @@
+"""Environments are isolated: nothing crosses between them except declared cross-namespace flows."""
+
+import pytest
+
+pytestmark = [
+    pytest.mark.policies,
+    pytest.mark.isolation,
+    pytest.mark.xdist_group("cluster-policy"),
+]
+
+
+def test_no_flow_crosses_environments_unless_declared(reachability, with_policies):
+    reachability.expect_matrix_from_spec().only(
+        lambda cell: (
+            cell.destination.kind == "workload"
+            and cell.source.environment != cell.destination.environment
+        )
+    ).assert_converges()

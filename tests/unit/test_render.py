@@ -1,0 +1,97 @@
+"""Rendered workloads and policies: what the suites deploy, derived from the spec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from netconform import policies, workloads
+from netconform.manifests import l2_announcements
+from netconform.spec import load, parse
+
+ROOT = Path(__file__).resolve().parents[2]
+ARCH = load(ROOT / "architecture.yaml")
+LAYOUT = workloads.Layout("ab12")
+
+
+def by_kind(manifests: list[dict], kind: str) -> list[dict]:
+    return [m for m in manifests if m["kind"] == kind]
+
+
+def test_every_workload_serves_every_probed_port_in_its_run_namespace() -> None:
+    rendered = workloads.render(ARCH, LAYOUT, "python:3.13-slim")
+    deployments = by_kind(rendered, "Deployment")
+    assert {(d["metadata"]["namespace"], d["metadata"]["name"]) for d in deployments} >= {
+        ("netconform-ab12-prod", "frontend"),
+        ("netconform-ab12-ops", "monitoring"),
+    }
+    pod = deployments[0]["spec"]["template"]
+    assert pod["metadata"]["labels"]["netconform.io/run"] == "ab12"
+    assert pod["spec"]["containers"][0]["args"] == ["serve", "--tcp", "5432,8080,9090"]
+    assert all(
+        n["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "netconform" for n in rendered
+    )
+
+
+def test_a_spec_with_only_udp_flows_renders_without_a_tcp_readiness_probe() -> None:
+    data = yaml.safe_load((ROOT / "architecture.yaml").read_text())
+    data["policy"]["flows"] = [
+        {"name": "syslog", "from": "frontend", "to": "backend", "ports": ["514/UDP"]}
+    ]
+    data["mutual_auth"]["required_for"] = []
+    container = by_kind(
+        workloads.render(parse(yaml.safe_dump(data)), LAYOUT, "python:3"), "Deployment"
+    )[0]
+    agent = container["spec"]["template"]["spec"]["containers"][0]
+    assert agent["args"] == ["serve", "--udp", "514"] and "readinessProbe" not in agent
+
+
+def test_default_deny_is_clusterwide_only_where_allowed() -> None:
+    clusterwide = policies.render(ARCH, LAYOUT, clusterwide=True)
+    namespaced = policies.render(ARCH, LAYOUT, clusterwide=False)
+    deny = by_kind(clusterwide, "CiliumClusterwideNetworkPolicy")
+    assert [d["spec"]["endpointSelector"] for d in deny] == [
+        {"matchLabels": {"netconform.io/run": "ab12"}}
+    ]
+    assert by_kind(namespaced, "CiliumClusterwideNetworkPolicy") == []
+    assert sorted(
+        p["metadata"]["namespace"] for p in namespaced if p["metadata"]["name"] == "default-deny"
+    ) == [
+        "netconform-ab12-ops",
+        "netconform-ab12-prod",
+        "netconform-ab12-staging",
+    ]
+
+
+def test_egress_to_a_probed_address_becomes_a_host_cidr_only_for_the_allowed_group() -> None:
+    rendered = policies.render(ARCH, LAYOUT, {"partner-api": "198.18.77.5"})
+    cidrs = {
+        (p["metadata"]["namespace"], p["metadata"]["name"]): [
+            c for rule in p["spec"].get("egress", []) for c in rule.get("toCIDR", [])
+        ]
+        for p in by_kind(rendered, "CiliumNetworkPolicy")
+    }
+    assert cidrs[("netconform-ab12-prod", "allow-backend")] == ["198.18.77.5/32"]
+    assert cidrs[("netconform-ab12-staging", "allow-backend")] == []
+
+
+def test_cross_environment_peers_are_selected_by_namespace_label() -> None:
+    rendered = policies.render(ARCH, LAYOUT)
+    db = next(
+        p
+        for p in rendered
+        if p["metadata"]
+        == {**p["metadata"], "name": "allow-db", "namespace": "netconform-ab12-prod"}
+    )
+    sources = [s["matchLabels"] for rule in db["spec"]["ingress"] for s in rule["fromEndpoints"]]
+    env_label = "k8s:io.cilium.k8s.namespace.labels.netconform.io/environment"
+    assert {"app": "backend", env_label: "prod"} in sources
+    assert {"app": "monitoring", env_label: "ops"} in sources
+    assert not any(s.get(env_label) == "staging" for s in sources)
+
+
+def test_l2_announcements_only_when_asked() -> None:
+    assert l2_announcements(ARCH) == []
+    l2 = ARCH.model_copy(update={"lb_ipam": ARCH.lb_ipam.model_copy(update={"announce": "l2"})})
+    assert [m["apiVersion"] for m in l2_announcements(l2)] == ["cilium.io/v2alpha1"]
