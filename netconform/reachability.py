@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 
 from netconform.checks.reachability import check_matrix, wrong_cells
 from netconform.convergence import Convergence, converge
-from netconform.matrix import Expected
+from netconform.matrix import Cell, Expected
 from netconform.probing import MatrixProber, Observed
 from netconform.verdict import Verdict
 
@@ -14,9 +15,22 @@ log = logging.getLogger(__name__)
 
 
 class Reachability:
-    def __init__(self, prober: MatrixProber, convergence: Convergence) -> None:
+    def __init__(
+        self,
+        prober: MatrixProber,
+        convergence: Convergence,
+        evidence: Callable[[Cell], Sequence[str]] | None = None,
+    ) -> None:
         self.prober = prober
         self.convergence = convergence
+        self.evidence = evidence
+
+    def explain(self, cell: Cell) -> list[str]:
+        """What a person needs for a wrong cell: the command to reproduce it, then evidence."""
+        return [
+            f"reproduce: {self.prober.reproduce(cell)}",
+            *(self.evidence(cell) if self.evidence else []),
+        ]
 
     def check(self, expected: Expected) -> Verdict:
         def observe() -> Observed:
@@ -34,7 +48,7 @@ class Reachability:
             rounds.history,
             self.convergence.consistent_rounds,
             self.prober.timeout,
-            self.prober.reproduce,
+            self.explain,
         )
 
     def assert_converges(self, expected: Expected) -> None:

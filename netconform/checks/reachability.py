@@ -60,9 +60,10 @@ def check_matrix(
     history: Sequence[Observed],
     consistent_rounds: int,
     probe_timeout: float,
-    reproduce: Callable[[Cell], str],
+    explain: Callable[[Cell], Sequence[str]],
 ) -> Verdict:
-    """Pass only when the last `consistent_rounds` rounds all match the expectation."""
+    """Pass only when the last `consistent_rounds` rounds all match the expectation.
+    `explain` gives each wrong cell's extra lines (the command to reproduce it, Hubble flows)."""
     if not history:
         return Verdict(False, "reachability: nothing was observed")
     window = history[-consistent_rounds:]
@@ -89,7 +90,7 @@ def check_matrix(
     return Verdict(
         False,
         summary,
-        "\n\n".join([*grids, LEGEND, _listing(last, wrong, flapping, window, expected, reproduce)]),
+        "\n\n".join([*grids, LEGEND, _listing(last, wrong, flapping, window, expected, explain)]),
     )
 
 
@@ -148,7 +149,7 @@ def _listing(
     flapping: list[Cell],
     window: Sequence[Observed],
     expected: Expected,
-    reproduce: Callable[[Cell], str],
+    explain: Callable[[Cell], Sequence[str]],
 ) -> str:
     lines: list[str] = []
     for cell in wrong[:MAX_LISTED_CELLS]:
@@ -159,7 +160,7 @@ def _listing(
             else (seen.verdict if seen else "nothing")
         )
         lines.append(f"! wrong: {cell} expected {expected.cells[cell]}, got {got}")
-        lines.append(f"  reproduce: {reproduce(cell)}")
+        lines += [f"  {line}" for line in explain(cell)]
     if len(wrong) > MAX_LISTED_CELLS:
         lines.append(f"  ... and {len(wrong) - MAX_LISTED_CELLS} more wrong cells")
     for cell in flapping[:MAX_LISTED_CELLS]:

@@ -37,7 +37,7 @@ def observed(**changes: str) -> dict[Cell, Observation]:
 
 
 def check(*rounds: dict[Cell, Observation], n: int = 2):
-    return check_matrix(EXPECTED, list(rounds), n, 1.0, lambda cell: f"probe {cell}")
+    return check_matrix(EXPECTED, list(rounds), n, 1.0, lambda cell: [f"reproduce: probe {cell}"])
 
 
 def test_healthy_rounds_pass() -> None:
