@@ -53,6 +53,7 @@ class PolicyRun:
     def wait_ready(self, timeout: float = 300) -> None:
         for endpoint in workload_endpoints(self.arch):
             namespace = self.layout.namespace(str(endpoint.environment))
+            log.info("waiting for %s/%s to be available", namespace, endpoint.group)
             self.kube.wait_for(
                 f"deployment {namespace}/{endpoint.group} to be available",
                 lambda ns=namespace, name=endpoint.group: self.kube.get(
