@@ -70,29 +70,26 @@ mkdir -p "$bin"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
-v="$(pinned kind)"
-if present kind "$v" version; then
-  echo "kind $v: already in .bin/"
-else
-  url="https://github.com/kubernetes-sigs/kind/releases/download/$v/kind-linux-$arch"
-  fetch "$url" "$tmp/kind"
-  fetch "$url.sha256sum" "$tmp/kind.sha256sum"
-  verify "$tmp/kind" "$tmp/kind.sha256sum"
-  install -m 0755 "$tmp/kind" "$bin/kind"
-  echo "kind $v: installed (sha256 verified)"
-fi
+# install_binary NAME URL CHECKSUM-URL VERSION-ARGS...: a single-file release.
+install_binary() {
+  local name="$1" url="$2" sums="$3" v
+  shift 3
+  v="$(pinned "$name")"
+  if present "$name" "$v" "$@"; then
+    echo "$name $v: already in .bin/"
+    return
+  fi
+  fetch "$url" "$tmp/$name"
+  fetch "$sums" "$tmp/$name.sum"
+  verify "$tmp/$name" "$tmp/$name.sum"
+  install -m 0755 "$tmp/$name" "$bin/$name"
+  echo "$name $v: installed (sha256 verified)"
+}
 
-v="$(pinned kubectl)"
-if present kubectl "$v" version --client; then
-  echo "kubectl $v: already in .bin/"
-else
-  url="https://dl.k8s.io/release/$v/bin/linux/$arch/kubectl"
-  fetch "$url" "$tmp/kubectl"
-  fetch "$url.sha256" "$tmp/kubectl.sha256"
-  verify "$tmp/kubectl" "$tmp/kubectl.sha256"
-  install -m 0755 "$tmp/kubectl" "$bin/kubectl"
-  echo "kubectl $v: installed (sha256 verified)"
-fi
+kind_url="https://github.com/kubernetes-sigs/kind/releases/download/$(pinned kind)/kind-linux-$arch"
+install_binary kind "$kind_url" "$kind_url.sha256sum" version
+kubectl_url="https://dl.k8s.io/release/$(pinned kubectl)/bin/linux/$arch/kubectl"
+install_binary kubectl "$kubectl_url" "$kubectl_url.sha256" version --client
 
 v="$(pinned helm)"
 if present helm "$v" version --short; then
