@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: help venv tools preflight check check-controlplane controlplane lint test test-policies bench clean
+.PHONY: help venv tools preflight docker-up docker-down check check-controlplane controlplane lint test test-policies bench clean
 
 help:
 	@echo "make check          the suite's own tests: lint, unit, lab (root), schema"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench          what a matrix pass costs (lab, root)"
 	@echo "make lint           ruff"
 	@echo "make tools          pinned kind, kubectl and helm into .bin/"
+	@echo "make docker-up / docker-down   a local Docker engine for kind without registry access"
 	@echo "make clean          remove reports, the venv and leftovers of interrupted runs (lab, cluster)"
 	@echo "   CLUSTER=existing CONTEXT=<kube context> ARGS=--allow-cluster-changes  for your own cluster"
 
@@ -68,6 +69,13 @@ test-policies: preflight
 
 bench: venv
 	$(PY) -m bench.matrix
+
+# kind on a machine without registry access (see README): a Docker engine of our own.
+docker-up: venv
+	$(PY) -m tests.localcluster.engine up
+
+docker-down: venv
+	$(PY) -m tests.localcluster.engine down
 
 clean:
 	-$(PYTHON) -c 'from tests.lab.topology import sweep_stale; print("\n".join(sweep_stale()))'

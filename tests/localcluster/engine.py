@@ -1,0 +1,143 @@
+"""A Docker engine of the suite's own, for kind on machines that reach no image registry.
+
+Debian's dockerd, started by hand (these machines run no init system) with a
+data root in the cache, address pools inside 198.18.0.0/15, and the
+CAP_SYS_RESOURCE-dropping runc wrapper as its default runtime. `down` stops
+it and everything it started; the data root (images) stays for the next `up`.
+
+    python -m tests.localcluster.engine up | down | status
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CACHE = Path(os.environ.get("NETCONFORM_CACHE", "~/.cache/netconform")).expanduser()
+DATA_ROOT = CACHE / "docker"
+EXEC_ROOT = Path("/run/netconform-docker")
+PIDFILE = EXEC_ROOT / "dockerd.pid"
+LOG = DATA_ROOT.parent / "dockerd.log"
+WRAPPER = Path(__file__).with_name("runc_wrapper.py")
+RUNTIME = "netconform-runc"
+# Bridge networks (kind's among them) come from here; the default bridge sits beside.
+ADDRESS_POOL = "base=198.18.192.0/18,size=24"
+DEFAULT_BRIDGE = "198.19.254.1/24"
+PACKAGES = {
+    "dockerd": "docker.io",
+    "containerd": "containerd",
+    "runc": "runc",
+    "iptables": "iptables",
+}
+
+
+class EngineError(RuntimeError):
+    """The engine would not start or stop; the message says why and what to do."""
+
+
+def _running_pid() -> int | None:
+    try:
+        pid = int(PIDFILE.read_text())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+def _children() -> list[str]:
+    found = subprocess.run(
+        ["pgrep", "-af", f"containerd.*{EXEC_ROOT}"], capture_output=True, text=True
+    )
+    return found.stdout.splitlines()
+
+
+def _answers() -> bool:
+    return subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
+
+
+def up(timeout: float = 60) -> str:
+    missing = sorted({pkg for tool, pkg in PACKAGES.items() if not shutil.which(tool)})
+    if missing:
+        raise EngineError(f"missing Debian packages: apt-get install {' '.join(missing)}")
+    if _running_pid():
+        return f"docker engine already running (pid {_running_pid()})"
+    DATA_ROOT.mkdir(parents=True, exist_ok=True)
+    EXEC_ROOT.mkdir(parents=True, exist_ok=True)
+    argv = [
+        "dockerd",
+        f"--data-root={DATA_ROOT}",
+        f"--exec-root={EXEC_ROOT}",
+        f"--pidfile={PIDFILE}",
+        f"--default-address-pool={ADDRESS_POOL}",
+        f"--bip={DEFAULT_BRIDGE}",
+        f"--add-runtime={RUNTIME}={WRAPPER}",
+        f"--default-runtime={RUNTIME}",
+    ]
+    with LOG.open("ab") as log:
+        subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+        )
+    deadline = time.monotonic() + timeout
+    while not _answers():
+        if time.monotonic() > deadline:
+            tail = "\n".join(LOG.read_text(errors="replace").splitlines()[-15:])
+            raise EngineError(
+                f"dockerd did not answer within {timeout:g}s; end of {LOG.name}:\n{tail}"
+            )
+        time.sleep(0.5)
+    return f"docker engine up (pid {_running_pid()}, data root {DATA_ROOT})"
+
+
+def down(timeout: float = 60) -> str:
+    pid = _running_pid()
+    if pid is None:
+        return "docker engine not running"
+    running = subprocess.run(
+        ["docker", "ps", "-q"], capture_output=True, text=True, check=False
+    ).stdout.split()
+    if running:
+        subprocess.run(["docker", "rm", "-f", *running], capture_output=True, check=False)
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _running_pid():
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            break
+        time.sleep(0.5)
+    # dockerd's managed containerd and its shims must be gone too, not merely told to go.
+    deadline = time.monotonic() + timeout
+    while _children():
+        subprocess.run(["pkill", "-f", f"containerd.*{EXEC_ROOT}"], check=False)
+        if time.monotonic() > deadline:
+            raise EngineError(f"still running after {timeout:g}s: {_children()}")
+        time.sleep(0.3)
+    shutil.rmtree(EXEC_ROOT, ignore_errors=True)
+    return f"docker engine stopped ({len(running)} container(s) removed)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.localcluster.engine", description=__doc__
+    )
+    parser.add_argument("action", choices=["up", "down", "status"])
+    args = parser.parse_args(argv)
+    try:
+        if args.action == "status":
+            pid = _running_pid()
+            print(f"docker engine {f'running (pid {pid})' if pid else 'not running'}")
+            return 0 if pid else 1
+        print(up() if args.action == "up" else down())
+    except EngineError as error:
+        print(f"engine: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
