@@ -45,8 +45,10 @@ check: lint $(ACTIONLINT)
 	@mkdir -p reports
 	$(PYTEST) tests --ignore=tests/controlplane --junitxml=reports/check.xml
 
+CONTROLPLANE_BINARIES := etcd kube-apiserver kube-controller-manager cilium-operator-generic coredns
+
 controlplane: venv
-	$(PY) -m tests.controlplane.build.builder
+	$(PY) -m tests.controlplane.build.builder --only $(CONTROLPLANE_BINARIES)
 
 check-controlplane: controlplane
 	@mkdir -p reports

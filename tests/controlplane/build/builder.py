@@ -178,6 +178,11 @@ COMPONENTS: tuple[Component, ...] = (
         binaries={
             "kube-apiserver": "k8s.io/kubernetes/cmd/kube-apiserver",
             "kube-controller-manager": "k8s.io/kubernetes/cmd/kube-controller-manager",
+            # The rest make a kind node (tests/localcluster), built only when asked for.
+            "kube-scheduler": "k8s.io/kubernetes/cmd/kube-scheduler",
+            "kubelet": "k8s.io/kubernetes/cmd/kubelet",
+            "kubeadm": "k8s.io/kubernetes/cmd/kubeadm",
+            "kubectl": "k8s.io/kubernetes/cmd/kubectl",
         },
         replaces=kubernetes_replaces,
         ldflags=kubernetes_ldflags,
@@ -191,6 +196,11 @@ COMPONENTS: tuple[Component, ...] = (
         key="coredns",
         module="github.com/coredns/coredns",
         binaries={"coredns": "github.com/coredns/coredns"},
+    ),
+    Component(
+        key="kind",
+        module="sigs.k8s.io/kind",
+        binaries={"kind": "sigs.k8s.io/kind"},
     ),
     Component(
         key="cilium",

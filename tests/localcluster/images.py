@@ -1,0 +1,286 @@
+"""Images for a kind cluster on a machine that reaches no image registry, built here.
+
+Every image kubeadm expects (`kubeadm config images list`) is a minimal root
+filesystem around one binary built from its Go module; the node image is a
+Debian root filesystem (debootstrap) with systemd and containerd, assembled
+the way kind's node-image build does it but without its registry fetches,
+with those images preloaded. Each step is cached by version in
+~/.cache/netconform/images and prints its time.
+
+    python -m tests.localcluster.images
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.controlplane.build import builder
+
+IMAGES = builder.CACHE_ROOT / "images"
+NODE_BINARIES = (
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubelet",
+    "kubeadm",
+    "kubectl",
+)
+DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class ImageError(RuntimeError):
+    """A step failed; the message names it and carries the tool's own words."""
+
+
+@contextmanager
+def step(name: str) -> Iterator[None]:
+    start = time.monotonic()
+    print(f"[{name}] ...", flush=True)
+    yield
+    print(f"[{name}] done in {time.monotonic() - start:.1f}s", flush=True)
+
+
+def run(argv: list[str], stdin: bytes | None = None) -> str:
+    done = subprocess.run(argv, input=stdin, capture_output=True, check=False)
+    if done.returncode:
+        tail = done.stderr.decode(errors="replace").strip()[-1500:]
+        raise ImageError(f"{' '.join(argv[:4])} ... failed ({done.returncode}): {tail}")
+    return done.stdout.decode(errors="replace")
+
+
+def image_exists(ref: str) -> bool:
+    return (
+        subprocess.run(
+            ["docker", "image", "inspect", ref], capture_output=True, check=False
+        ).returncode
+        == 0
+    )
+
+
+def pause_binary(kubernetes_version: str) -> Path:
+    """kubeadm's sandbox image entrypoint, compiled from the C file in the Kubernetes module."""
+    out = builder.BIN_DIR / f"pause-{kubernetes_version}"
+    if out.exists():
+        return out
+    module = json.loads(
+        run(["go", "mod", "download", "-json", f"k8s.io/kubernetes@{kubernetes_version}"])
+    )
+    source = Path(module["Dir"]) / "build" / "pause" / "linux" / "pause.c"
+    run(["gcc", "-static", "-O2", "-DVERSION=" + kubernetes_version, "-o", str(out), str(source)])
+    return out
+
+
+def rootfs_tar(files: Mapping[str, Path]) -> bytes:
+    """A root filesystem holding just these files (path in image -> file here)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for inside, source in files.items():
+            info = tar.gettarinfo(str(source), arcname=inside.lstrip("/"))
+            info.mode, info.uid, info.gid, info.uname, info.gname = 0o755, 0, 0, "root", "root"
+            with source.open("rb") as f:
+                tar.addfile(info, f)
+    return buffer.getvalue()
+
+
+def component_images(
+    kubeadm: Path, binaries: Mapping[str, Path], kubernetes_version: str
+) -> list[str]:
+    """Import one image per `kubeadm config images list` entry, under exactly that name."""
+    listed = run(
+        [str(kubeadm), "config", "images", "list", "--kubernetes-version", kubernetes_version]
+    ).split()
+    made = []
+    for ref in listed:
+        name = ref.rsplit("/", 1)[-1].split(":")[0]
+        if name == "kube-proxy":
+            continue  # kubeProxyMode: none; Cilium replaces it
+        if name == "pause":
+            files, entry = {"/pause": pause_binary(kubernetes_version)}, ["/pause"]
+        elif name == "coredns":
+            files, entry = {"/coredns": binaries["coredns"]}, ["/coredns"]
+        else:
+            files, entry = {f"/usr/local/bin/{name}": binaries[name]}, [name]
+        if not image_exists(ref):
+            changes = [
+                "--change",
+                f"ENV {DEFAULT_PATH}",
+                "--change",
+                f"ENTRYPOINT {json.dumps(entry)}",
+            ]
+            run(["docker", "import", *changes, "-", ref], stdin=rootfs_tar(files))
+        made.append(ref)
+    return made
+
+
+NODE_FILES = Path(__file__).with_name("node")
+WRAPPER = Path(__file__).with_name("runc_wrapper.py")
+RELEASE = "bookworm"
+BASE_PACKAGES = (
+    "systemd", "systemd-sysv", "dbus", "containerd", "runc", "iptables", "nftables", "iproute2",
+    "ethtool", "util-linux", "mount", "kmod", "libseccomp2", "conntrack", "ca-certificates",
+    "procps", "containernetworking-plugins", "socat", "bash", "python3",
+)  # fmt: skip
+NODE_ENTRYPOINT = '["/usr/local/bin/entrypoint", "/sbin/init"]'
+
+
+def fingerprint(*parts: object) -> str:
+    return hashlib.sha256(json.dumps([str(p) for p in parts]).encode()).hexdigest()[:12]
+
+
+def base_rootfs() -> Path:
+    """A Debian root filesystem with systemd and containerd (debootstrap, Debian's own mirror)."""
+    rootfs = IMAGES / f"rootfs-{RELEASE}-{fingerprint(*BASE_PACKAGES)}"
+    if not rootfs.exists():
+        scratch = rootfs.with_suffix(".tmp")
+        shutil.rmtree(scratch, ignore_errors=True)
+        run(
+            [
+                "debootstrap",
+                "--variant=minbase",
+                f"--include={','.join(BASE_PACKAGES)}",
+                RELEASE,
+                str(scratch),
+            ]
+        )
+        scratch.rename(rootfs)
+    return rootfs
+
+
+def _install(rootfs: Path, inside: str, content: bytes, mode: int = 0o644) -> None:
+    target = rootfs / inside.lstrip("/")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(content)
+    target.chmod(mode)
+
+
+def _enable(rootfs: Path, unit: str, source: str) -> None:
+    wants = rootfs / "etc/systemd/system/multi-user.target.wants" / unit
+    wants.parent.mkdir(parents=True, exist_ok=True)
+    wants.unlink(missing_ok=True)
+    wants.symlink_to(source)
+
+
+def base_image(pause: str) -> str:
+    """The node base: our entrypoint, containerd and kubelet configuration on the Debian rootfs."""
+    rootfs = base_rootfs()
+    files = {p.name: p.read_bytes() for p in sorted(NODE_FILES.iterdir())}
+    ref = f"netconform/kind-base:{fingerprint(rootfs.name, files, WRAPPER.read_bytes(), pause)}"
+    if image_exists(ref):
+        return ref
+    _install(rootfs, "/usr/local/bin/entrypoint", files["entrypoint"], 0o755)
+    _install(rootfs, "/usr/local/sbin/runc-wrapper", WRAPPER.read_bytes(), 0o755)
+    config = files["containerd-config.toml"].replace(b"@PAUSE@", pause.encode())
+    _install(rootfs, "/etc/containerd/config.toml", config)
+    _install(rootfs, "/etc/systemd/system/kubelet.service", files["kubelet.service"])
+    _install(rootfs, "/etc/sysctl.d/10-netconform.conf", files["sysctl.conf"])
+    _enable(rootfs, "kubelet.service", "/etc/systemd/system/kubelet.service")
+    _enable(rootfs, "containerd.service", "/lib/systemd/system/containerd.service")
+    for plugin in ("loopback", "host-local", "portmap", "ptp"):
+        _install(
+            rootfs, f"/opt/cni/bin/{plugin}", (rootfs / "usr/lib/cni" / plugin).read_bytes(), 0o755
+        )
+    (rootfs / "kind").mkdir(exist_ok=True)
+    tar = subprocess.run(
+        ["tar", "-C", str(rootfs), "--numeric-owner", "-c", "."], capture_output=True, check=True
+    )
+    changes = ["--change", "ENV container=docker", "--change", f"ENTRYPOINT {NODE_ENTRYPOINT}"]
+    run(["docker", "import", *changes, "-", ref], stdin=tar.stdout)
+    return ref
+
+
+def node_image(base: str, binaries: Mapping[str, Path], images: list[str], version: str) -> str:
+    """kind's node-image build by hand: binaries in, kubeadm's images preloaded into containerd."""
+    ref = f"netconform/kind-node:{version}-{fingerprint(base, images, *(binaries[b].stat().st_mtime for b in NODE_BINARIES))}"
+    if image_exists(ref):
+        return ref
+    container = run(
+        ["docker", "run", "-d", "--privileged", "--entrypoint", "sleep", base, "infinity"]
+    ).strip()
+    try:
+        for name in ("kubeadm", "kubelet", "kubectl"):
+            run(["docker", "cp", str(binaries[name]), f"{container}:/usr/bin/{name}"])
+        run(["docker", "exec", container, "sh", "-c", f"echo {version} > /kind/version"])
+        run(["docker", "exec", "-d", container, "containerd"])
+        deadline = time.monotonic() + 30
+        while subprocess.run(
+            ["docker", "exec", container, "ctr", "version"], capture_output=True
+        ).returncode:
+            if time.monotonic() > deadline:
+                raise ImageError("containerd in the node image never answered")
+            time.sleep(0.5)
+        for image in images:
+            saved = subprocess.run(
+                ["docker", "save", image], capture_output=True, check=True
+            ).stdout
+            run(
+                [
+                    "docker",
+                    "exec",
+                    "-i",
+                    container,
+                    "ctr",
+                    "-n",
+                    "k8s.io",
+                    "images",
+                    "import",
+                    "--no-unpack",
+                    "-",
+                ],
+                stdin=saved,
+            )
+        loaded = run(
+            ["docker", "exec", container, "ctr", "-n", "k8s.io", "images", "ls", "-q"]
+        ).split()
+        missing = [i for i in images if not any(line.startswith(i) for line in loaded)]
+        if missing:
+            raise ImageError(f"not preloaded in the node image: {missing}")
+        run(["docker", "exec", container, "pkill", "containerd"])
+        time.sleep(1)
+        run(["docker", "commit", "--change", f"ENTRYPOINT {NODE_ENTRYPOINT}", container, ref])
+    finally:
+        subprocess.run(["docker", "rm", "-f", container], capture_output=True, check=False)
+    return ref
+
+
+def build(log: Callable[[str], None] = print) -> dict[str, object]:
+    versions = builder.load_versions()
+    kubernetes = versions["kubernetes"]
+    with step("binaries"):
+        binaries = builder.ensure([*NODE_BINARIES, "etcd", "coredns", "kind"], log=log)
+    with step("component images"):
+        images = component_images(binaries["kubeadm"], binaries, kubernetes)
+    pause = next(i for i in images if "/pause:" in i)
+    with step("node base image (debootstrap, first time only)"):
+        base = base_image(pause)
+    with step("node image"):
+        node = node_image(base, binaries, images, kubernetes)
+    (IMAGES / "node-image").write_text(node)
+    return {"binaries": binaries, "images": images, "base": base, "node": node}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(
+        prog="python -m tests.localcluster.images", description=__doc__
+    ).parse_args(argv)
+    try:
+        built = build()
+    except (ImageError, builder.BuildError) as error:
+        print(f"local-images: {error}", file=sys.stderr)
+        return 2
+    print(f"node image: {built['node']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
