@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: help venv tools preflight docker-up docker-down check check-controlplane controlplane lint test test-policies bench clean
+.PHONY: help venv tools preflight docker-up docker-down local-images test-local check check-controlplane controlplane lint test test-policies bench clean
 
 help:
 	@echo "make check          the suite's own tests: lint, unit, lab (root), schema"
@@ -18,6 +18,7 @@ help:
 	@echo "make lint           ruff"
 	@echo "make tools          pinned kind, kubectl and helm into .bin/"
 	@echo "make docker-up / docker-down   a local Docker engine for kind without registry access"
+	@echo "make local-images   kind node and kubeadm images built here (cached); make test-local"
 	@echo "make clean          remove reports, the venv and leftovers of interrupted runs (lab, cluster)"
 	@echo "   CLUSTER=existing CONTEXT=<kube context> ARGS=--allow-cluster-changes  for your own cluster"
 
@@ -78,6 +79,13 @@ docker-up: venv
 
 docker-down: venv
 	$(PY) -m tests.localcluster.engine down
+
+local-images: docker-up
+	$(PY) -m tests.localcluster.images
+
+test-local: docker-up
+	@mkdir -p reports
+	$(PYTEST) tests/localcluster -m localcluster --junitxml=reports/local.xml
 
 clean:
 	-$(PYTHON) -c 'from tests.lab.topology import sweep_stale; print("\n".join(sweep_stale()))'

@@ -53,15 +53,20 @@ def _cluster(args: argparse.Namespace) -> int:
         state = "running" if present else "absent"
         print(f"kind cluster {arch.cluster.name}: {state} (state in {workdir})")
         return 0 if present else 1
-    plan = (
-        cluster.up_plan(arch, versions, workdir)
-        if args.action == "up"
-        else cluster.down_plan(arch, versions, workdir)
-    )
+    local = args.images == "local"
+    try:
+        plan = (
+            cluster.up_plan(arch, versions, workdir, local)
+            if args.action == "up"
+            else cluster.down_plan(arch, versions, workdir)
+        )
+    except cluster.LocalImagesMissing as error:
+        print(f"netconform: {error}", file=sys.stderr)
+        return 2
     if args.dry_run:
         print(cluster.render_plan(plan))
         return 0
-    found = preflight.problems()
+    found = preflight.problems() if args.action == "up" and not local else []
     if found:
         print(preflight.report(found), file=sys.stderr)
         return 2
@@ -115,6 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     cluster_cmd.add_argument("action", choices=["up", "down", "status"])
     cluster_cmd.add_argument(
         "--dry-run", action="store_true", help="print the commands, files and values; run nothing"
+    )
+    cluster_cmd.add_argument(
+        "--images",
+        choices=["registry", "local"],
+        default="registry",
+        help="local: the node image and tools `make local-images` built (no registry access)",
     )
     cluster_cmd.set_defaults(run=_cluster)
     clean = commands.add_parser("clean", help="remove what interrupted runs left behind")

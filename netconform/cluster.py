@@ -23,6 +23,9 @@ from netconform.spec import Architecture
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTER_DIR = ROOT / "cluster"
 TOOLS_DIR = ROOT / ".bin"
+# Where `make local-images` leaves kind, kubectl and the node image (no registry access).
+CACHE = Path(os.environ.get("NETCONFORM_CACHE", "~/.cache/netconform")).expanduser()
+LOCAL_NODE_IMAGE = CACHE / "images" / "node-image"
 GATEWAY_API_CRDS = "https://github.com/kubernetes-sigs/gateway-api/releases/download/{version}/standard-install.yaml"
 
 
@@ -70,8 +73,12 @@ def helm_values(arch: Architecture, cluster_dir: Path = CLUSTER_DIR) -> dict[str
     return values
 
 
-def kind_config(arch: Architecture, cluster_dir: Path = CLUSTER_DIR) -> dict[str, Any]:
+def kind_config(
+    arch: Architecture, local: bool = False, cluster_dir: Path = CLUSTER_DIR
+) -> dict[str, Any]:
     config = yaml.safe_load((cluster_dir / "kind-config.yaml").read_text())
+    if local:
+        config = merge(config, yaml.safe_load((cluster_dir / "kind-local.yaml").read_text()))
     config["name"] = arch.cluster.name
     config["nodes"] = [{"role": "control-plane"}] * arch.cluster.control_planes + [
         {"role": "worker"}
@@ -90,30 +97,69 @@ class Step:
     action: Callable[[], None] | None = None
 
 
-def tool(name: str) -> str:
-    """Prefer the pinned copy `make tools` put in .bin/, then PATH."""
-    pinned = TOOLS_DIR / name
-    return str(pinned) if pinned.exists() else (shutil.which(name) or name)
+def tool(name: str, pinned_version: str | None = None) -> str:
+    """The pinned copy `make tools` put in .bin/, else the one `make local-images` built,
+    else PATH."""
+    candidates = [TOOLS_DIR / name]
+    if pinned_version:
+        candidates.append(CACHE / "bin" / f"{name}-{pinned_version}")
+    found = next((c for c in candidates if c.exists()), None)
+    return str(found) if found else (shutil.which(name) or name)
+
+
+class LocalImagesMissing(RuntimeError):
+    """--images=local before `make local-images` ran."""
+
+
+def local_node_image() -> str:
+    if not LOCAL_NODE_IMAGE.exists():
+        raise LocalImagesMissing("local images not built: run make docker-up local-images")
+    return LOCAL_NODE_IMAGE.read_text().strip()
 
 
 def up_plan(
-    arch: Architecture, versions: Mapping[str, Mapping[str, str]], workdir: Path
+    arch: Architecture,
+    versions: Mapping[str, Mapping[str, str]],
+    workdir: Path,
+    local: bool = False,
 ) -> list[Step]:
+    """The bring-up. `local`: node image and tools from `make local-images`, what this machine
+    needs added to the kind config, and no Cilium yet (its local images are the next stage)."""
     name = arch.cluster.name
     kubeconfig = workdir / "kubeconfig"
     config_file, values_file = workdir / "kind-config.yaml", workdir / "cilium-values.yaml"
     cilium = version(versions, "cilium").removeprefix("v")
-    kubectl = (tool("kubectl"), f"--kubeconfig={kubeconfig}")
-    image = f"kindest/node:{version(versions, 'kind_node_image')}"
-    kind_create = (tool("kind"), "create", "cluster", f"--name={name}", f"--image={image}")
+    kubectl = (tool("kubectl", version(versions, "kubernetes")), f"--kubeconfig={kubeconfig}")
+    image = local_node_image() if local else f"kindest/node:{version(versions, 'kind_node_image')}"
+    kind = tool("kind", version(versions, "kind"))
+    kind_create = (kind, "create", "cluster", f"--name={name}", f"--image={image}")
     helm = (tool("helm"), f"--kubeconfig={kubeconfig}", "upgrade", "--install", "cilium", "cilium")
+    create = Step(
+        f"create kind cluster {name} (reused if it exists)",
+        (*kind_create, f"--kubeconfig={kubeconfig}", "--config", str(config_file)),
+        {str(config_file): yaml.safe_dump(kind_config(arch, local), sort_keys=False)},
+        lambda: kind_cluster(name, kubeconfig, image, versions).create(config_file),
+    )
+    if local:
+        return [
+            create,
+            Step("wait until the API server is ready", (*kubectl, "get", "--raw", "/readyz")),
+            Step(
+                "wait until every control-plane static pod is Running and Ready",
+                (
+                    *kubectl,
+                    "-n",
+                    "kube-system",
+                    "wait",
+                    "--for=condition=Ready",
+                    "pod",
+                    "--selector=tier=control-plane",
+                    "--timeout=5m",
+                ),
+            ),
+        ]
     return [
-        Step(
-            f"create kind cluster {name} (reused if it exists)",
-            (*kind_create, f"--kubeconfig={kubeconfig}", "--config", str(config_file)),
-            {str(config_file): yaml.safe_dump(kind_config(arch), sort_keys=False)},
-            lambda: kind_cluster(name, kubeconfig, image, versions).create(config_file),
-        ),
+        create,
         Step(
             "install the Gateway API CRDs",
             (
@@ -160,10 +206,25 @@ def down_plan(
     return [
         Step(
             f"delete kind cluster {name}",
-            (tool("kind"), "delete", "cluster", f"--name={name}", f"--kubeconfig={kubeconfig}"),
+            (
+                tool("kind", version(versions, "kind")),
+                "delete",
+                "cluster",
+                f"--name={name}",
+                f"--kubeconfig={kubeconfig}",
+            ),
             action=lambda: kind_cluster(name, kubeconfig, None, versions).delete(),
-        )
+        ),
+        Step(
+            "remove kind's Docker network if no other cluster uses it",
+            ("docker", "network", "rm", "kind"),
+            action=lambda: _remove_network_if_unused("kind"),
+        ),
     ]
+
+
+def _remove_network_if_unused(network: str) -> None:
+    subprocess.run(["docker", "network", "rm", network], capture_output=True, check=False)
 
 
 def render_plan(steps: Sequence[Step]) -> str:
@@ -214,18 +275,21 @@ def kind_cluster(
         name,
         kubeconfig=kubeconfig,
         image=image,
-        kind_path=Path(tool("kind")),
+        kind_path=Path(tool("kind", version(versions, "kind"))),
     )
+
+
+def workdir_for_name(name: str) -> Path:
+    return Path(os.environ.get("NETCONFORM_STATE", ROOT / ".netconform")) / name
 
 
 def workdir_for(arch: Architecture) -> Path:
-    return Path(os.environ.get("NETCONFORM_STATE", ROOT / ".netconform")) / arch.cluster.name
+    return workdir_for_name(arch.cluster.name)
 
 
-def kind_clusters() -> list[str]:
-    if not Path(tool("kind")).is_file():
+def kind_clusters(versions: Mapping[str, Mapping[str, str]] | None = None) -> list[str]:
+    kind = tool("kind", version(versions or load_versions(), "kind"))
+    if not Path(kind).is_file():
         return []
-    done = subprocess.run(
-        [tool("kind"), "get", "clusters"], capture_output=True, text=True, check=False
-    )
+    done = subprocess.run([kind, "get", "clusters"], capture_output=True, text=True, check=False)
     return done.stdout.split() if done.returncode == 0 else []

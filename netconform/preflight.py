@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from netconform.cluster import tool
+from netconform.cluster import load_versions, tool, version
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,8 @@ class Tool:
     version_argv: tuple[str, ...]
     minimum: tuple[int, int]
     how: str
+    # versions.yaml key of a copy `make local-images` may have built
+    built_as: str | None = None
 
 
 KIND_TOOLS = (
@@ -32,7 +34,7 @@ KIND_TOOLS = (
         (20, 10),
         "install Docker Engine and start it (see docs.docker.com/engine/install)",
     ),
-    Tool("kind", "creates the cluster", ("version",), (0, 27), "make tools"),
+    Tool("kind", "creates the cluster", ("version",), (0, 27), "make tools", "kind"),
     Tool("helm", "installs Cilium", ("version", "--short"), (3, 12), "make tools"),
     Tool(
         "kubectl",
@@ -40,6 +42,7 @@ KIND_TOOLS = (
         ("version", "--client"),
         (1, 30),
         "make tools",
+        "kubernetes",
     ),
 )
 
@@ -58,7 +61,8 @@ def _run(argv: Sequence[str]) -> tuple[int, str]:
 
 def problem(t: Tool, run: Run = _run) -> str | None:
     """None when the tool is there, works and is recent enough; else what is wrong."""
-    rc, out = run([tool(t.name), *t.version_argv])
+    pinned = version(load_versions(), t.built_as) if t.built_as else None
+    rc, out = run([tool(t.name, pinned), *t.version_argv])
     if rc == 127:
         return f"{t.name} ({t.purpose}) is missing: {t.how}"
     found = re.search(r"(\d+)\.(\d+)", out) if rc == 0 else None

@@ -28,6 +28,7 @@ from pathlib import Path
 from tests.controlplane.build import builder
 
 IMAGES = builder.CACHE_ROOT / "images"
+NODE_IMAGE_FILE = IMAGES / "node-image"  # read by `netconform cluster up --images=local`
 NODE_BINARIES = (
     "kube-apiserver",
     "kube-controller-manager",
@@ -201,7 +202,8 @@ def base_image(pause: str) -> str:
 
 def node_image(base: str, binaries: Mapping[str, Path], images: list[str], version: str) -> str:
     """kind's node-image build by hand: binaries in, kubeadm's images preloaded into containerd."""
-    ref = f"netconform/kind-node:{version}-{fingerprint(base, images, *(binaries[b].stat().st_mtime for b in NODE_BINARIES))}"
+    stamps = [binaries[name].stat().st_mtime for name in NODE_BINARIES]
+    ref = f"netconform/kind-node:{version}-{fingerprint(base, images, *stamps)}"
     if image_exists(ref):
         return ref
     container = run(
@@ -265,7 +267,7 @@ def build(log: Callable[[str], None] = print) -> dict[str, object]:
         base = base_image(pause)
     with step("node image"):
         node = node_image(base, binaries, images, kubernetes)
-    (IMAGES / "node-image").write_text(node)
+    NODE_IMAGE_FILE.write_text(node)
     return {"binaries": binaries, "images": images, "base": base, "node": node}
 
 

@@ -1,0 +1,105 @@
+"""A kind cluster from locally built images, through the provisioning users take
+(`netconform cluster up --images=local`): the control plane comes up, every node
+registers, and `cluster down` leaves no container, network or volume behind.
+(The nodes stay NotReady: the CNI, Cilium, is the next stage.)"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from netconform import cluster
+from tests.localcluster import engine
+
+ROOT = Path(__file__).resolve().parents[2]
+NAME = "nclocal-test"
+
+
+def docker_lines(*args: str) -> set[str]:
+    done = subprocess.run(["docker", *args], capture_output=True, text=True, check=True)
+    return set(done.stdout.split())
+
+
+def netconform(spec: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "netconform.cli", "--spec", str(spec), "cluster", *args]
+    return subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, check=False)
+
+
+@pytest.fixture(scope="module")
+def spec(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not cluster.LOCAL_NODE_IMAGE.exists():
+        pytest.skip("local images not built: run make local-images")
+    engine.up()
+    data = yaml.safe_load((ROOT / "architecture.yaml").read_text())
+    data["cluster"]["name"] = NAME
+    path = tmp_path_factory.mktemp("spec") / "architecture.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture(scope="module")
+def created(spec: Path) -> Iterator[dict[str, object]]:
+    before = {
+        "volumes": docker_lines("volume", "ls", "-q"),
+        "networks": docker_lines("network", "ls", "--format", "{{.Name}}"),
+    }
+    start = time.monotonic()
+    up = netconform(spec, "up", "--images=local")
+    seconds = time.monotonic() - start
+    try:
+        assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-2000:]
+        print(f"kind cluster {NAME} created from local images in {seconds:.1f}s")
+        yield {**before, "seconds": seconds}
+    finally:
+        netconform(spec, "down")
+
+
+def kubectl(*args: str) -> str:
+    versions = cluster.load_versions()
+    kubeconfig = cluster.workdir_for_name(NAME) / "kubeconfig"
+    binary = cluster.tool("kubectl", cluster.version(versions, "kubernetes"))
+    return subprocess.run(
+        [binary, f"--kubeconfig={kubeconfig}", *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_the_api_server_is_ready(created: dict) -> None:
+    assert kubectl("get", "--raw", "/readyz") == "ok"
+
+
+def test_every_static_pod_runs(created: dict) -> None:
+    pods = json.loads(
+        kubectl("-n", "kube-system", "get", "pods", "-l", "tier=control-plane", "-o", "json")
+    )["items"]
+    names = sorted(p["metadata"]["labels"]["component"] for p in pods)
+    assert names == ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"]
+    assert all(p["status"]["phase"] == "Running" for p in pods)
+
+
+def test_every_node_registers(created: dict) -> None:
+    nodes = json.loads(kubectl("get", "nodes", "-o", "json"))["items"]
+    assert sorted(n["metadata"]["name"] for n in nodes) == [
+        f"{NAME}-control-plane",
+        f"{NAME}-worker",
+        f"{NAME}-worker2",
+    ]
+    assert {n["status"]["nodeInfo"]["kubeletVersion"] for n in nodes} == {
+        cluster.version(cluster.load_versions(), "kubernetes")
+    }
+
+
+def test_down_leaves_nothing(spec: Path, created: dict) -> None:
+    down = netconform(spec, "down")
+    assert down.returncode == 0, down.stderr
+    assert docker_lines("ps", "-aq", "--filter", f"label=io.x-k8s.kind.cluster={NAME}") == set()
+    assert docker_lines("volume", "ls", "-q") <= created["volumes"]
+    assert docker_lines("network", "ls", "--format", "{{.Name}}") <= created["networks"]
+    status = netconform(spec, "status")
+    assert status.returncode == 1 and "absent" in status.stdout
