@@ -50,6 +50,14 @@ def _running_pid() -> int | None:
     return pid
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
 def _children() -> list[str]:
     found = subprocess.run(
         ["pgrep", "-af", f"containerd.*{EXEC_ROOT}"], capture_output=True, text=True
@@ -105,7 +113,8 @@ def down(timeout: float = 60) -> str:
         subprocess.run(["docker", "rm", "-f", *running], capture_output=True, check=False)
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while _running_pid():
+    # dockerd removes its pidfile before it is done: wait for the process itself.
+    while _alive(pid):
         if time.monotonic() > deadline:
             os.kill(pid, signal.SIGKILL)
             break

@@ -76,9 +76,9 @@ def test_down_leaves_no_process(running: None) -> None:
     docker("run", "-d", "--name", "netconform-sleeper", IMAGE, "sh", "-c", "sleep 300")
     assert "container(s) removed" in engine.down()
     assert engine._running_pid() is None
-    leftover = subprocess.run(
-        ["pgrep", "-f", "dockerd|containerd-shim"], capture_output=True, text=True
-    ).stdout
-    assert leftover.strip() == ""
+    for name in ("dockerd", "containerd", "containerd-shim"):
+        found = subprocess.run(["pgrep", "-x", name], capture_output=True, text=True).stdout
+        running = [pid for pid in map(int, found.split()) if engine._alive(pid)]
+        assert running == [], f"{name} still running: {running}"
     assert not Path(engine.EXEC_ROOT).exists()
     engine.up()  # the module's other tests and its teardown expect it running
