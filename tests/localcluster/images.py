@@ -37,6 +37,7 @@ NODE_BINARIES = (
     "kubeadm",
     "kubectl",
 )
+SOURCE_LABEL = "netconform.source"
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -69,6 +70,14 @@ def image_exists(ref: str) -> bool:
     )
 
 
+def image_label(ref: str, label: str) -> str | None:
+    template = "{{index .Config.Labels " + json.dumps(label) + "}}"
+    done = subprocess.run(
+        ["docker", "image", "inspect", "-f", template, ref], capture_output=True, text=True
+    )
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
 def pause_binary(kubernetes_version: str) -> Path:
     """kubeadm's sandbox image entrypoint, compiled from the C file in the Kubernetes module."""
     out = builder.BIN_DIR / f"pause-{kubernetes_version}"
@@ -94,8 +103,17 @@ def rootfs_tar(files: Mapping[str, Path]) -> bytes:
     return buffer.getvalue()
 
 
+def matching_binary(name: str, tag: str, log: Callable[[str], None]) -> Path:
+    """etcd or CoreDNS at exactly the version kubeadm's image tag names (3.6.8-0 -> v3.6.8)."""
+    wanted = "v" + tag.removeprefix("v").split("-")[0]
+    return builder.ensure([name], log=log, pins={name: wanted})[name]
+
+
 def component_images(
-    kubeadm: Path, binaries: Mapping[str, Path], kubernetes_version: str
+    kubeadm: Path,
+    binaries: Mapping[str, Path],
+    kubernetes_version: str,
+    log: Callable[[str], None],
 ) -> list[str]:
     """Import one image per `kubeadm config images list` entry, under exactly that name."""
     listed = run(
@@ -103,13 +121,15 @@ def component_images(
     ).split()
     made = []
     for ref in listed:
-        name = ref.rsplit("/", 1)[-1].split(":")[0]
+        name, tag = ref.rsplit("/", 1)[-1].split(":")
         if name == "kube-proxy":
             continue  # kubeProxyMode: none; Cilium replaces it
         if name == "pause":
             files, entry = {"/pause": pause_binary(kubernetes_version)}, ["/pause"]
         elif name == "coredns":
-            files, entry = {"/coredns": binaries["coredns"]}, ["/coredns"]
+            files, entry = {"/coredns": matching_binary("coredns", tag, log)}, ["/coredns"]
+        elif name == "etcd":
+            files, entry = {"/usr/local/bin/etcd": matching_binary("etcd", tag, log)}, ["etcd"]
         else:
             files, entry = {f"/usr/local/bin/{name}": binaries[name]}, [name]
         if not image_exists(ref):
@@ -172,11 +192,12 @@ def _enable(rootfs: Path, unit: str, source: str) -> None:
     wants.symlink_to(source)
 
 
-def base_image(pause: str) -> str:
+def base_image(pause: str, crictl: Path) -> str:
     """The node base: our entrypoint, containerd and kubelet configuration on the Debian rootfs."""
     rootfs = base_rootfs()
     files = {p.name: p.read_bytes() for p in sorted(NODE_FILES.iterdir())}
-    ref = f"netconform/kind-base:{fingerprint(rootfs.name, files, WRAPPER.read_bytes(), pause)}"
+    parts = (rootfs.name, files, WRAPPER.read_bytes(), pause, crictl.name)
+    ref = f"netconform/kind-base:{fingerprint(*parts)}"
     if image_exists(ref):
         return ref
     _install(rootfs, "/usr/local/bin/entrypoint", files["entrypoint"], 0o755)
@@ -185,6 +206,8 @@ def base_image(pause: str) -> str:
     _install(rootfs, "/etc/containerd/config.toml", config)
     _install(rootfs, "/etc/systemd/system/kubelet.service", files["kubelet.service"])
     _install(rootfs, "/etc/sysctl.d/10-netconform.conf", files["sysctl.conf"])
+    _install(rootfs, "/usr/local/bin/crictl", crictl.read_bytes(), 0o755)
+    _install(rootfs, "/etc/crictl.yaml", files["crictl.yaml"])
     _enable(rootfs, "kubelet.service", "/etc/systemd/system/kubelet.service")
     _enable(rootfs, "containerd.service", "/lib/systemd/system/containerd.service")
     for plugin in ("loopback", "host-local", "portmap", "ptp"):
@@ -203,7 +226,8 @@ def base_image(pause: str) -> str:
 def node_image(base: str, binaries: Mapping[str, Path], images: list[str], version: str) -> str:
     """kind's node-image build by hand: binaries in, kubeadm's images preloaded into containerd."""
     stamps = [binaries[name].stat().st_mtime for name in NODE_BINARIES]
-    ref = f"netconform/kind-node:{version}-{fingerprint(base, images, *stamps)}"
+    ids = [run(["docker", "image", "inspect", "-f", "{{.Id}}", image]).strip() for image in images]
+    ref = f"netconform/kind-node:{version}-{fingerprint(base, ids, *stamps)}"
     if image_exists(ref):
         return ref
     container = run(
@@ -259,12 +283,12 @@ def build(log: Callable[[str], None] = print) -> dict[str, object]:
     versions = builder.load_versions()
     kubernetes = versions["kubernetes"]
     with step("binaries"):
-        binaries = builder.ensure([*NODE_BINARIES, "etcd", "coredns", "kind"], log=log)
+        binaries = builder.ensure([*NODE_BINARIES, "crictl", "kind"], log=log)
     with step("component images"):
-        images = component_images(binaries["kubeadm"], binaries, kubernetes)
+        images = component_images(binaries["kubeadm"], binaries, kubernetes, log)
     pause = next(i for i in images if "/pause:" in i)
     with step("node base image (debootstrap, first time only)"):
-        base = base_image(pause)
+        base = base_image(pause, binaries["crictl"])
     with step("node image"):
         node = node_image(base, binaries, images, kubernetes)
     NODE_IMAGE_FILE.write_text(node)

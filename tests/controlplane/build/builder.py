@@ -198,6 +198,11 @@ COMPONENTS: tuple[Component, ...] = (
         binaries={"coredns": "github.com/coredns/coredns"},
     ),
     Component(
+        key="cri_tools",
+        module="sigs.k8s.io/cri-tools",
+        binaries={"crictl": "sigs.k8s.io/cri-tools/cmd/crictl"},
+    ),
+    Component(
         key="kind",
         module="sigs.k8s.io/kind",
         binaries={"kind": "sigs.k8s.io/kind"},
