@@ -132,13 +132,16 @@ def component_images(
             files, entry = {"/usr/local/bin/etcd": matching_binary("etcd", tag, log)}, ["etcd"]
         else:
             files, entry = {f"/usr/local/bin/{name}": binaries[name]}, [name]
-        if not image_exists(ref):
+        # The label names the binaries inside, so a rebuilt or re-pinned one replaces the image.
+        source = ",".join(sorted(path.name for path in files.values()))
+        if image_label(ref, SOURCE_LABEL) != source:
             changes = [
                 "--change",
                 f"ENV {DEFAULT_PATH}",
                 "--change",
                 f"ENTRYPOINT {json.dumps(entry)}",
             ]
+            changes += ["--change", f"LABEL {SOURCE_LABEL}={source}"]
             run(["docker", "import", *changes, "-", ref], stdin=rootfs_tar(files))
         made.append(ref)
     return made
