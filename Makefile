@@ -44,7 +44,7 @@ lint: venv
 
 check: lint $(ACTIONLINT)
 	@mkdir -p reports
-	$(PYTEST) tests --ignore=tests/controlplane --junitxml=reports/check.xml
+	$(PYTEST) tests --ignore=tests/controlplane --ignore=tests/localcluster --junitxml=reports/check.xml
 
 CONTROLPLANE_BINARIES := etcd kube-apiserver kube-controller-manager cilium-operator-generic coredns
 

@@ -210,7 +210,20 @@ COMPONENTS: tuple[Component, ...] = (
     Component(
         key="cilium",
         module="github.com/cilium/cilium",
-        binaries={"cilium-operator-generic": "github.com/cilium/cilium/operator"},
+        binaries={
+            "cilium-operator-generic": "github.com/cilium/cilium/operator",
+            # The rest make the Cilium images of a local kind cluster, built only when asked for.
+            "cilium-agent": "github.com/cilium/cilium/daemon",
+            "cilium-dbg": "github.com/cilium/cilium/cilium-dbg",
+            "cilium-health": "github.com/cilium/cilium/cilium-health",
+            "cilium-health-responder": "github.com/cilium/cilium/cilium-health/responder",
+            "cilium-mount": "github.com/cilium/cilium/tools/mount",
+            "cilium-sysctlfix": "github.com/cilium/cilium/tools/sysctlfix",
+            "cilium-cni": "github.com/cilium/cilium/plugins/cilium-cni",
+            "hubble": "github.com/cilium/cilium/hubble",
+            "hubble-relay": "github.com/cilium/cilium/hubble-relay",
+            "cilium": "github.com/cilium/cilium/cilium-cli/cmd/cilium",
+        },
         # The operator Makefile's generic variant: no cloud IPAM providers.
         tags=("ipam_provider_operator",),
         ldflags=cilium_ldflags,
