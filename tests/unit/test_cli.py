@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def fake_tools(answers: dict[str, tuple[int, str]]):
     def run(argv):
-        name = Path(argv[0]).name
+        name = Path(argv[0]).name.split("-v")[0]  # kind, or kind-v0.32.0 that local images built
         return answers.get(name, (127, "not found"))
 
     return run

@@ -222,7 +222,6 @@ COMPONENTS: tuple[Component, ...] = (
             "cilium-cni": "github.com/cilium/cilium/plugins/cilium-cni",
             "hubble": "github.com/cilium/cilium/hubble",
             "hubble-relay": "github.com/cilium/cilium/hubble-relay",
-            "cilium": "github.com/cilium/cilium/cilium-cli/cmd/cilium",
         },
         # The operator Makefile's generic variant: no cloud IPAM providers.
         tags=("ipam_provider_operator",),
