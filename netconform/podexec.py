@@ -33,7 +33,7 @@ class PodExec:
             self.core.connect_get_namespaced_pod_exec,
             self.pod,
             self.namespace,
-            container=self.container,
+            **({"container": self.container} if self.container else {}),
             command=list(argv),
             stdin=stdin is not None,
             stdout=True,
@@ -47,9 +47,9 @@ class PodExec:
         try:
             if stdin is not None:
                 session.write_stdin(stdin)
-                session.write_channel(
-                    255, ""
-                )  # no half-close in this client: a closed stdin ends input
+                session.close_channel(
+                    0
+                )  # EOF for the agent (channel protocol v5, Kubernetes 1.30+)
             while session.is_open():
                 if time.monotonic() > deadline:
                     raise ExecTimeout(
