@@ -15,7 +15,9 @@ from typing import Any
 
 from netconform.exec import Exec, ExecTimeout
 from netconform.matrix import NO_ANSWER, Cell, Endpoint
+from netconform.spec import PortSpec
 
+DNS_UDP = PortSpec(53, "UDP")
 # The agent's own start-up and the transport's latency, on top of the probe timeout.
 EXEC_SLACK_SECONDS = 20.0
 
@@ -50,15 +52,24 @@ class MatrixProber:
         sites: Mapping[Endpoint, ProbeSite],
         addresses: Mapping[Endpoint, str],
         timeout: float,
+        dns_query: str | None = None,
     ) -> None:
+        """`dns_query`: a name to ask real DNS servers on 53/UDP, which ignore an echo payload."""
         self.sites = sites
         self.addresses = addresses
         self.timeout = timeout
+        self.dns_query = dns_query
 
     def probe(self, cell: Cell) -> dict[str, Any]:
-        kind = cell.port.protocol.lower()
         target = _host_port(self.addresses[cell.destination], cell.port.port)
-        return {"id": str(cell), kind: target, "timeout": self.timeout}
+        if self.dns_query and cell.port == DNS_UDP:
+            return {
+                "id": str(cell),
+                "dns": self.dns_query,
+                "server": target,
+                "timeout": self.timeout,
+            }
+        return {"id": str(cell), cell.port.protocol.lower(): target, "timeout": self.timeout}
 
     def reproduce(self, cell: Cell) -> str:
         site = self.sites[cell.source]

@@ -1,0 +1,36 @@
+"""How a cell becomes an agent probe."""
+
+from netconform.exec import LocalExec
+from netconform.matrix import Cell, Endpoint
+from netconform.probing import MatrixProber, ProbeSite
+from netconform.spec import PortSpec
+
+FE = Endpoint("prod/frontend", "workload", "frontend", "prod")
+DNS = Endpoint("kube-dns", "service", "kube-dns")
+DB = Endpoint("prod/db", "workload", "db", "prod")
+SITES = {FE: ProbeSite(LocalExec(), ("python3", "agent.py"))}
+ADDRESSES = {DNS: "198.19.128.10", DB: "fd00::7"}
+
+
+def test_tcp_and_udp_cells_probe_the_destination_address() -> None:
+    prober = MatrixProber(SITES, ADDRESSES, 1.0)
+    assert prober.probe(Cell(FE, DB, PortSpec(5432, "TCP"))) == {
+        "id": "prod/frontend -> prod/db 5432/TCP",
+        "tcp": "[fd00::7]:5432",
+        "timeout": 1.0,
+    }
+    assert prober.probe(Cell(FE, DNS, PortSpec(53, "UDP")))["udp"] == "198.19.128.10:53"
+
+
+def test_a_real_dns_server_is_asked_a_real_question_on_53_udp() -> None:
+    prober = MatrixProber(SITES, ADDRESSES, 1.0, dns_query="kubernetes.default.svc.cluster.local")
+    probe = prober.probe(Cell(FE, DNS, PortSpec(53, "UDP")))
+    assert probe["dns"] == "kubernetes.default.svc.cluster.local"
+    assert probe["server"] == "198.19.128.10:53"
+    assert prober.probe(Cell(FE, DNS, PortSpec(53, "TCP")))["tcp"] == "198.19.128.10:53"
+
+
+def test_the_reproduce_line_runs_the_agent_at_the_source() -> None:
+    line = MatrixProber(SITES, ADDRESSES, 1.0).reproduce(Cell(FE, DB, PortSpec(5432, "TCP")))
+    assert line.startswith("python3 agent.py probe <<< '")
+    assert '"tcp": "[fd00::7]:5432"' in line
