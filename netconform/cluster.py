@@ -7,8 +7,8 @@ Everything a run will do is first a plan of plain commands and files, so
 from __future__ import annotations
 
 import copy
-import json
 import os
+import shlex
 import shutil
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
@@ -234,7 +234,7 @@ def render_plan(steps: Sequence[Step]) -> str:
         out.append(f"# {number}. {step.what}")
         for path, content in step.files.items():
             out.append(f"cat > {path} <<'EOF'\n{content.rstrip()}\nEOF")
-        out.append(" ".join(json.dumps(a) if " " in a else a for a in step.argv))
+        out.append(shlex.join(step.argv))
     return "\n".join(out)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from netconform.cluster import load_versions, tool, version
@@ -46,6 +46,7 @@ KIND_TOOLS = (
     ),
 )
 
+Versions = Mapping[str, Mapping[str, str]]
 Run = Callable[[Sequence[str]], tuple[int, str]]
 
 
@@ -59,9 +60,9 @@ def _run(argv: Sequence[str]) -> tuple[int, str]:
     return done.returncode, (done.stdout + done.stderr).strip()
 
 
-def problem(t: Tool, run: Run = _run) -> str | None:
+def problem(t: Tool, versions: Versions, run: Run = _run) -> str | None:
     """None when the tool is there, works and is recent enough; else what is wrong."""
-    pinned = version(load_versions(), t.built_as) if t.built_as else None
+    pinned = version(versions, t.built_as) if t.built_as else None
     rc, out = run([tool(t.name, pinned), *t.version_argv])
     if rc == 127:
         return f"{t.name} ({t.purpose}) is missing: {t.how}"
@@ -78,7 +79,8 @@ def problem(t: Tool, run: Run = _run) -> str | None:
 
 
 def problems(tools: Sequence[Tool] = KIND_TOOLS, run: Run = _run) -> list[str]:
-    return [p for t in tools if (p := problem(t, run))]
+    versions = load_versions()
+    return [p for t in tools if (p := problem(t, versions, run))]
 
 
 def report(found: Sequence[str]) -> str:

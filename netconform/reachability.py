@@ -50,7 +50,3 @@ class Reachability:
             self.prober.timeout,
             self.explain,
         )
-
-    def assert_converges(self, expected: Expected) -> None:
-        verdict = self.check(expected)
-        assert verdict.ok, str(verdict)

@@ -208,9 +208,6 @@ class Architecture(_Strict):
     encryption: Encryption = Encryption()
     mutual_auth: MutualAuth = MutualAuth()
 
-    def flow(self, name: str) -> Flow:
-        return next(flow for flow in self.policy.flows if flow.name == name)
-
 
 class _UniqueKeyLoader(yaml.SafeLoader):
     """A mapping that names one key twice is a typo PyYAML would silently keep."""

@@ -17,7 +17,8 @@ def test_default_architecture_loads() -> None:
     arch = load(ROOT / "architecture.yaml")
     assert set(arch.environments) == {"prod", "staging", "ops"}
     assert {"frontend", "backend", "db"} <= set(arch.groups)
-    assert [str(p) for p in arch.flow("backend-to-db").ports] == ["5432/TCP"]
+    backend_to_db = next(f for f in arch.policy.flows if f.name == "backend-to-db")
+    assert [str(p) for p in backend_to_db.ports] == ["5432/TCP"]
     assert arch.bgp is not None and arch.bgp.local_asn == 64512
     assert arch.encryption.wireguard == "required"
 

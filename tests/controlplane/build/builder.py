@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
+from netconform import cluster
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 VERSIONS_FILE = REPO_ROOT / "cluster" / "versions.yaml"
@@ -246,12 +246,12 @@ def load_versions(
     `pins` overrides single keys so a candidate version can be tried before
     versions.yaml is changed.
     """
-    data = yaml.safe_load(path.read_text())
+    data = cluster.load_versions(path)
     versions: dict[str, str] = {}
     for comp in COMPONENTS:
         try:
-            versions[comp.key] = str(data[comp.key]["version"])
-        except (KeyError, TypeError) as exc:
+            versions[comp.key] = cluster.version(data, comp.key)
+        except KeyError as exc:
             raise BuildError(f"{path.name} has no {comp.key}.version") from exc
     for key, version in (pins or {}).items():
         if key not in versions:
