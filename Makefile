@@ -49,7 +49,7 @@ check: lint $(ACTIONLINT)
 CONTROLPLANE_BINARIES := etcd kube-apiserver kube-controller-manager cilium-operator-generic coredns
 
 controlplane: venv
-	$(PY) -m tests.controlplane.build.builder --only $(CONTROLPLANE_BINARIES)
+	$(PY) -m netconform.offline.gobuild --only $(CONTROLPLANE_BINARIES)
 
 check-controlplane: controlplane
 	@mkdir -p reports
@@ -75,13 +75,13 @@ bench: venv
 
 # kind on a machine without registry access (see README): a Docker engine of our own.
 docker-up: venv
-	$(PY) -m tests.localcluster.engine up
+	$(PY) -m netconform.offline.engine up
 
 docker-down: venv
-	$(PY) -m tests.localcluster.engine down
+	$(PY) -m netconform.offline.engine down
 
 local-images: docker-up
-	$(PY) -m tests.localcluster.images
+	$(PY) -m netconform.offline.images
 
 test-local: docker-up
 	@mkdir -p reports

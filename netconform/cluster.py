@@ -18,14 +18,14 @@ from typing import Any
 
 import yaml
 
+from netconform.offline import cache
 from netconform.spec import Architecture
 
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTER_DIR = ROOT / "cluster"
 TOOLS_DIR = ROOT / ".bin"
 # Where `make local-images` leaves kind, kubectl and the node image (no registry access).
-CACHE = Path(os.environ.get("NETCONFORM_CACHE", "~/.cache/netconform")).expanduser()
-LOCAL_NODE_IMAGE = CACHE / "images" / "node-image"
+LOCAL_NODE_IMAGE = cache.IMAGES_DIR / "node-image"
 GATEWAY_API_CRDS = "https://github.com/kubernetes-sigs/gateway-api/releases/download/{version}/standard-install.yaml"
 
 
@@ -102,7 +102,7 @@ def tool(name: str, pinned_version: str | None = None) -> str:
     else PATH."""
     candidates = [TOOLS_DIR / name]
     if pinned_version:
-        candidates.append(CACHE / "bin" / f"{name}-{pinned_version}")
+        candidates.append(cache.BIN_DIR / f"{name}-{pinned_version}")
     found = next((c for c in candidates if c.exists()), None)
     return str(found) if found else (shutil.which(name) or name)
 

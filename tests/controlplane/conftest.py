@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from netconform.kube import Kube
+from netconform.offline.gobuild import binary_path
 from tests.controlplane import harness
-from tests.controlplane.build.builder import binary_path
 
 ROOT = Path(__file__).resolve().parents[2]
 BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "cilium-operator-generic")

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHILD = """
 import json, os, time
 from tests.controlplane.conftest import BINARIES, CRDS
-from tests.controlplane.build.builder import binary_path
+from netconform.offline.gobuild import binary_path
 from tests.controlplane.harness import control_plane
 with control_plane({n: binary_path(n) for n in BINARIES}, CRDS / "gateway-api") as cp:
     children = open(f"/proc/self/task/{os.getpid()}/children").read()

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from netconform import cluster
-from tests.localcluster import engine
+from netconform.offline import engine
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "nclocal-test"

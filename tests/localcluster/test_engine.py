@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.localcluster import engine
+from netconform.offline import engine
 
 IMAGE = "netconform/busybox:test"
 

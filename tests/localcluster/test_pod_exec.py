@@ -19,9 +19,9 @@ import yaml
 from netconform import cluster
 from netconform.exec import ExecTimeout
 from netconform.kube import Kube
+from netconform.offline import engine, images
 from netconform.podexec import PodExec
 from netconform.workloads import AGENT_ARGV, AGENT_FILE
-from tests.localcluster import engine, images
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "nclocal-exec"

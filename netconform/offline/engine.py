@@ -5,7 +5,7 @@ data root in the cache, address pools inside 198.18.0.0/15, and the
 CAP_SYS_RESOURCE-dropping runc wrapper as its default runtime. `down` stops
 it and everything it started; the data root (images) stays for the next `up`.
 
-    python -m tests.localcluster.engine up | down | status
+    python -m netconform.offline.engine up | down | status
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ import sys
 import time
 from pathlib import Path
 
-CACHE = Path(os.environ.get("NETCONFORM_CACHE", "~/.cache/netconform")).expanduser()
-DATA_ROOT = CACHE / "docker"
+from netconform.offline.cache import DOCKER_DIR
+
+DATA_ROOT = DOCKER_DIR
 EXEC_ROOT = Path("/run/netconform-docker")
 PIDFILE = EXEC_ROOT / "dockerd.pid"
 LOG = DATA_ROOT.parent / "dockerd.log"
@@ -132,7 +133,7 @@ def down(timeout: float = 60) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tests.localcluster.engine", description=__doc__
+        prog="python -m netconform.offline.engine", description=__doc__
     )
     parser.add_argument("action", choices=["up", "down", "status"])
     args = parser.parse_args(argv)

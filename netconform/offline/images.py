@@ -7,7 +7,7 @@ the way kind's node-image build does it but without its registry fetches,
 with those images preloaded. Each step is cached by version in
 ~/.cache/netconform/images and prints its time.
 
-    python -m tests.localcluster.images
+    python -m netconform.offline.images
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.controlplane.build import builder
+from netconform.offline import gobuild as builder
+from netconform.offline.cache import IMAGES_DIR
 
-IMAGES = builder.CACHE_ROOT / "images"
+IMAGES = IMAGES_DIR
 NODE_IMAGE_FILE = IMAGES / "node-image"  # read by `netconform cluster up --images=local`
 NODE_BINARIES = (
     "kube-apiserver",
@@ -300,7 +301,7 @@ def build(log: Callable[[str], None] = print) -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> int:
     argparse.ArgumentParser(
-        prog="python -m tests.localcluster.images", description=__doc__
+        prog="python -m netconform.offline.images", description=__doc__
     ).parse_args(argv)
     try:
         built = build()
