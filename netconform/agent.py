@@ -9,13 +9,18 @@ a failed probe is data for the suite rather than an error of the agent.
 from __future__ import annotations
 
 import argparse
+import collections
 import errno
+import heapq
 import http.client
 import ipaddress
+import itertools
 import json
 import os
 import random
 import re
+import resource
+import selectors
 import signal
 import socket
 import socketserver
@@ -31,7 +36,13 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 DEFAULT_TIMEOUT = 1.0
+# Probes other than plain TCP run in threads; TCP connects all run at once on one selector.
 MAX_THREADS = 512
+# Sockets kept for stdio, the thread pool and the interpreter when sizing a batch to RLIMIT_NOFILE.
+RESERVED_FDS = 64
+# Connections waiting to be accepted: socketserver's default of 5 overflows under a batch of
+# probes, and an overflowed SYN looks exactly like a policy drop.
+LISTEN_BACKLOG = 4096
 MAX_BODY = 1 << 20
 BODY_PREVIEW = 2000
 KINDS = ("tcp", "udp", "http", "dns")
@@ -211,20 +222,126 @@ def attach_body(result: dict[str, Any], data: bytes) -> dict[str, Any]:
     return result
 
 
-def probe_tcp(probe: Probe, deadline: float) -> dict[str, Any]:
-    host, port = split_hostport(probe.target)
-    with open_socket(host, port, socket.SOCK_STREAM, deadline) as sock:
-        peer = format_addr(sock.getpeername())
-        result: dict[str, Any] = {"verdict": "connected", "detail": f"connected to {peer}"}
-        if not probe.opts.get("read"):
-            return result
+class TcpProbe:
+    """One TCP probe's progress on the batch's selector: connecting, then reading if asked."""
+
+    def __init__(self, probe: Probe) -> None:
+        self.probe = probe
+        self.started = self.deadline = 0.0
+        self.sock: socket.socket | None = None
+        self.buffer = bytearray()
+        self.outcome: dict[str, Any] = {}
+
+    def start(self, selector: selectors.BaseSelector) -> None:
+        self.started = time.monotonic()
+        self.deadline = self.started + self.probe.timeout
         try:
-            sock.settimeout(_time_left(deadline))
-            line = sock.makefile("rb").readline(MAX_BODY)
+            host, port = split_hostport(self.probe.target)
+            family, _, _, _, addr = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
+            self.sock = socket.socket(family, socket.SOCK_STREAM)
+            self.sock.setblocking(False)
+            code = self.sock.connect_ex(addr)
+            if code not in (0, errno.EINPROGRESS):
+                raise OSError(code, os.strerror(code))
+            selector.register(self.sock, selectors.EVENT_WRITE, self)
+        except Exception as exc:
+            verdict, detail = classify(exc)
+            self.outcome = {"verdict": verdict, "detail": detail}
+            self.close(selector)
+
+    def step(self, selector: selectors.BaseSelector) -> None:
+        """The socket is ready: the connect finished, or data (or EOF) arrived."""
+        assert self.sock is not None
+        try:
+            if not self.outcome:
+                code = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if code:
+                    raise OSError(code, os.strerror(code))
+                self._connected(selector)
+                return
+            data = self.sock.recv(65536)
         except OSError as exc:
-            result["detail"] += f"; read failed: {classify(exc)[1]}"
-            return result
-        return attach_body(result, line.rstrip(b"\n")) if line else result
+            self._failed(classify(exc))
+            self.close(selector)
+            return
+        self.buffer += data
+        if not data or b"\n" in self.buffer or len(self.buffer) >= MAX_BODY:
+            line = bytes(self.buffer).split(b"\n", 1)[0]
+            if line:
+                attach_body(self.outcome, line)
+            self.close(selector)
+
+    def expire(self, selector: selectors.BaseSelector) -> None:
+        """The deadline passed. A handshake the kernel finished counts even if we look late:
+        a busy loop may lag, and a lag must never pose as a drop."""
+        assert self.sock is not None
+        if not self.outcome:
+            try:
+                self.sock.getpeername()
+                self._connected(selector)
+            except OSError:
+                pass
+        self._failed(("dropped", "timed out"))
+        self.close(selector)
+
+    def _connected(self, selector: selectors.BaseSelector) -> None:
+        assert self.sock is not None
+        peer = format_addr(self.sock.getpeername())
+        self.outcome = {"verdict": "connected", "detail": f"connected to {peer}"}
+        if self.probe.opts.get("read"):
+            selector.modify(self.sock, selectors.EVENT_READ, self)
+        else:
+            self.close(selector)
+
+    def _failed(self, why: tuple[str, str]) -> None:
+        """Before the connect, the probe's verdict; after it, a note on the failed read."""
+        if not self.outcome:
+            self.outcome = {"verdict": why[0], "detail": why[1]}
+        else:
+            self.outcome["detail"] += f"; read failed: {why[1]}"
+
+    def close(self, selector: selectors.BaseSelector) -> None:
+        """Reset rather than linger in TIME_WAIT: a large batch to one port must not run out
+        of source ports on the next round."""
+        if self.sock is None:
+            return
+        if selector.get_map().get(self.sock) is not None:
+            selector.unregister(self.sock)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.sock.close()
+        self.sock = None
+
+
+def run_tcp_probes(probes: list[Probe], max_open: int) -> list[dict[str, Any]]:
+    """Every TCP probe of a batch on one selector, at most `max_open` sockets at a time."""
+    states = [TcpProbe(probe) for probe in probes]
+    waiting = collections.deque(states)
+    deadlines: list[tuple[float, int, TcpProbe]] = []
+    order = itertools.count()
+    live: set[TcpProbe] = set()
+    with selectors.DefaultSelector() as selector:
+        while waiting or live:
+            while waiting and len(live) < max_open:
+                state = waiting.popleft()
+                state.start(selector)
+                if state.sock is not None:
+                    live.add(state)
+                    heapq.heappush(deadlines, (state.deadline, next(order), state))
+            if not live:
+                break  # every remaining probe failed before its connect
+            ready = [key.data for key, _ in selector.select(deadlines[0][0] - time.monotonic())]
+            for state in ready:
+                state.step(selector)
+            now = time.monotonic()
+            while deadlines and deadlines[0][0] <= now:
+                state = heapq.heappop(deadlines)[2]
+                if state.sock is not None:
+                    state.expire(selector)
+                ready.append(state)
+            live.difference_update(state for state in ready if state.sock is None)
+    return [
+        _result(state.probe, state.outcome, time.monotonic() - state.started) for state in states
+    ]
 
 
 def probe_udp(probe: Probe, deadline: float) -> dict[str, Any]:
@@ -313,35 +430,58 @@ def probe_dns(probe: Probe, deadline: float) -> dict[str, Any]:
     }
 
 
-RUNNERS = {"tcp": probe_tcp, "udp": probe_udp, "http": probe_http, "dns": probe_dns}
+THREADED = {"udp": probe_udp, "http": probe_http, "dns": probe_dns}
 
 
-def run_probe(probe: Probe) -> dict[str, Any]:
-    """Run one probe; every failure becomes a verdict so one bad target never sinks a batch."""
-    start = time.monotonic()
-    try:
-        outcome = RUNNERS[probe.kind](probe, start + probe.timeout)
-    except Exception as exc:
-        verdict, detail = classify(exc)
-        outcome = {"verdict": verdict, "detail": detail}
+def _result(probe: Probe, outcome: dict[str, Any], elapsed: float) -> dict[str, Any]:
     result = {
         "id": probe.id,
         "kind": probe.kind,
         "target": probe.target,
-        "verdict": outcome.pop("verdict"),
-        "elapsed_ms": round((time.monotonic() - start) * 1000, 1),
-        "detail": outcome.pop("detail"),
+        "verdict": outcome.pop("verdict", "error"),
+        "elapsed_ms": round(elapsed * 1000, 1),
+        "detail": outcome.pop("detail", "no outcome"),
     }
     result.update(outcome)
     return result
 
 
+def run_threaded_probe(probe: Probe) -> dict[str, Any]:
+    """One probe in a worker thread; its clock starts when a thread takes it, not when queued.
+    Every failure becomes a verdict so one bad target never sinks a batch."""
+    start = time.monotonic()
+    try:
+        outcome = THREADED[probe.kind](probe, start + probe.timeout)
+    except Exception as exc:
+        verdict, detail = classify(exc)
+        outcome = {"verdict": verdict, "detail": detail}
+    return _result(probe, outcome, time.monotonic() - start)
+
+
+def raise_open_files_limit() -> int:
+    """Lift the soft RLIMIT_NOFILE to the hard one: every probe in flight holds a socket."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        wanted = 1 << 20 if hard == resource.RLIM_INFINITY else hard
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (OSError, ValueError):
+            pass
+    return soft
+
+
 def run_batch(probes: list[Probe]) -> list[dict[str, Any]]:
-    """Probes run concurrently so a batch costs about one timeout, however many time out."""
+    """Probes run concurrently so a batch costs about one timeout, however many time out:
+    plain TCP connects all at once on one selector, the rest in a thread pool beside it."""
     if not probes:
         return []
-    with ThreadPoolExecutor(max_workers=min(MAX_THREADS, len(probes))) as pool:
-        return list(pool.map(run_probe, probes))
+    max_open = max(1, raise_open_files_limit() - RESERVED_FDS - MAX_THREADS)
+    rest = [probe for probe in probes if probe.kind != "tcp"]
+    with ThreadPoolExecutor(max_workers=max(1, min(MAX_THREADS, len(rest)))) as pool:
+        threaded = iter([pool.submit(run_threaded_probe, probe) for probe in rest])
+        tcp = iter(run_tcp_probes([probe for probe in probes if probe.kind == "tcp"], max_open))
+        return [next(tcp) if probe.kind == "tcp" else next(threaded).result() for probe in probes]
 
 
 # --- probe input -----------------------------------------------------------------------------
@@ -477,6 +617,7 @@ class _ServerMixin:
 
 class TCPServer(_ServerMixin, socketserver.ThreadingTCPServer):
     allow_reuse_address = True
+    request_queue_size = LISTEN_BACKLOG
     context: ssl.SSLContext | None = None
 
     def finish_request(self, request: Any, client_address: Any) -> None:
@@ -571,6 +712,7 @@ def bind_family(bind: str) -> tuple[int, str]:
 
 
 def serve(args: argparse.Namespace) -> int:
+    raise_open_files_limit()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
