@@ -81,7 +81,7 @@ docker-down: venv
 	$(PY) -m netconform.offline.engine down
 
 local-images: docker-up
-	$(PY) -m netconform.offline.images
+	$(PY) -m netconform.offline.local_images
 
 test-local: docker-up
 	@mkdir -p reports

@@ -7,6 +7,7 @@ Everything a run will do is first a plan of plain commands and files, so
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 import shlex
 import shutil
@@ -27,6 +28,14 @@ TOOLS_DIR = ROOT / ".bin"
 # Where `make local-images` leaves kind, kubectl and the node image (no registry access).
 LOCAL_NODE_IMAGE = cache.IMAGES_DIR / "node-image"
 GATEWAY_API_CRDS = "https://github.com/kubernetes-sigs/gateway-api/releases/download/{version}/standard-install.yaml"
+# Released charts and upstream CRDs for machines without registry access, laid out beside
+# the repository (where CI puts them) unless these variables say otherwise.
+SHARED = ROOT.parent / "shared"
+# The feature overlays the local-images path leaves out, each a deviation with its reason.
+LOCAL_WITHOUT = {
+    "encryption": "this machine's kernel has no WireGuard module",
+    "mutual-auth": "SPIRE's images are not built here",
+}
 
 
 def load_versions(path: Path = CLUSTER_DIR / "versions.yaml") -> dict[str, dict[str, str]]:
@@ -40,8 +49,48 @@ def version(versions: Mapping[str, Mapping[str, str]], key: str) -> str:
     return versions[key]["version"]
 
 
-def overlays(arch: Architecture) -> list[str]:
-    """The Helm value overlays (cluster/values/<name>.yaml) this architecture needs."""
+def probe_image(versions: Mapping[str, Mapping[str, str]]) -> str:
+    """The stock image the probe pods and outside containers run the agent on."""
+    return f"python:{version(versions, 'probe_image')}"
+
+
+def charts_dir() -> Path:
+    return Path(os.environ.get("NETCONFORM_CHARTS") or SHARED / "charts")
+
+
+def crds_dir() -> Path:
+    return Path(os.environ.get("NETCONFORM_CRDS") or SHARED / "crds")
+
+
+class LocalImagesMissing(RuntimeError):
+    """Something the local-images path needs is not here; the message says what to do."""
+
+
+def local_chart(versions: Mapping[str, Mapping[str, str]]) -> Path:
+    """Cilium's released chart file for the pinned version, checked against its digest."""
+    pinned = version(versions, "cilium").removeprefix("v")
+    chart = charts_dir() / f"cilium-{pinned}.tgz"
+    if not chart.is_file():
+        present = sorted(p.name for p in charts_dir().glob("cilium-*.tgz"))
+        raise LocalImagesMissing(
+            f"no chart file for the pinned Cilium {pinned}: {chart} is missing "
+            f"(present: {', '.join(present) or 'none'}); pin a version whose released chart is "
+            "there, or set NETCONFORM_CHARTS"
+        )
+    want = versions["cilium"].get("chart_sha256", "")
+    got = hashlib.sha256(chart.read_bytes()).hexdigest()
+    if got != want:
+        raise LocalImagesMissing(
+            f"{chart.name} has sha256 {got}, versions.yaml cilium.chart_sha256 says "
+            f"{want or 'nothing'}: use the released file (its digest is in the chart "
+            "repository's index.yaml)"
+        )
+    return chart
+
+
+def overlays(arch: Architecture, local: bool = False) -> list[str]:
+    """The Helm value overlays (cluster/values/<name>.yaml) this architecture needs; on the
+    local-images path without what this machine cannot run, plus its own."""
     wanted = {
         "encryption": arch.encryption.wireguard != "off",
         "mutual-auth": bool(arch.mutual_auth.required_for),
@@ -49,7 +98,10 @@ def overlays(arch: Architecture) -> list[str]:
         "bgp": arch.bgp is not None,
         "l2-announcements": arch.lb_ipam.announce == "l2",
     }
-    return [name for name, on in wanted.items() if on]
+    names = [name for name, on in wanted.items() if on]
+    if local:
+        names = [name for name in names if name not in LOCAL_WITHOUT] + ["local-images"]
+    return names
 
 
 def merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
@@ -62,9 +114,11 @@ def merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]
     return merged
 
 
-def helm_values(arch: Architecture, cluster_dir: Path = CLUSTER_DIR) -> dict[str, Any]:
+def helm_values(
+    arch: Architecture, local: bool = False, cluster_dir: Path = CLUSTER_DIR
+) -> dict[str, Any]:
     values = yaml.safe_load((cluster_dir / "values" / "base.yaml").read_text())
-    for name in overlays(arch):
+    for name in overlays(arch, local):
         values = merge(
             values, yaml.safe_load((cluster_dir / "values" / f"{name}.yaml").read_text())
         )
@@ -107,10 +161,6 @@ def tool(name: str, pinned_version: str | None = None) -> str:
     return str(found) if found else (shutil.which(name) or name)
 
 
-class LocalImagesMissing(RuntimeError):
-    """--images=local before `make local-images` ran."""
-
-
 def local_node_image() -> str:
     if not LOCAL_NODE_IMAGE.exists():
         raise LocalImagesMissing("local images not built: run make docker-up local-images")
@@ -123,8 +173,9 @@ def up_plan(
     workdir: Path,
     local: bool = False,
 ) -> list[Step]:
-    """The bring-up. `local`: node image and tools from `make local-images`, what this machine
-    needs added to the kind config, and no Cilium yet (its local images are the next stage)."""
+    """The bring-up, one plan for both paths. `local` (no registry access): the node image
+    and tools `make local-images` built, Cilium's images preloaded in it, the released chart
+    and the Gateway API CRDs from files, and the local-images values overlay."""
     name = arch.cluster.name
     kubeconfig = workdir / "kubeconfig"
     config_file, values_file = workdir / "kind-config.yaml", workdir / "cilium-values.yaml"
@@ -133,62 +184,44 @@ def up_plan(
     image = local_node_image() if local else f"kindest/node:{version(versions, 'kind_node_image')}"
     kind = tool("kind", version(versions, "kind"))
     kind_create = (kind, "create", "cluster", f"--name={name}", f"--image={image}")
-    helm = (tool("helm"), f"--kubeconfig={kubeconfig}", "upgrade", "--install", "cilium", "cilium")
-    create = Step(
-        f"create kind cluster {name} (reused if it exists)",
-        (*kind_create, f"--kubeconfig={kubeconfig}", "--config", str(config_file)),
-        {str(config_file): yaml.safe_dump(kind_config(arch, local), sort_keys=False)},
-        lambda: kind_cluster(name, kubeconfig, image, versions).create(config_file),
-    )
+    helm = (tool("helm", version(versions, "helm")), f"--kubeconfig={kubeconfig}")
     if local:
-        return [
-            create,
-            Step("wait until the API server is ready", (*kubectl, "get", "--raw", "/readyz")),
-            Step(
-                "wait until every control-plane static pod is Running and Ready",
-                (
-                    *kubectl,
-                    "-n",
-                    "kube-system",
-                    "wait",
-                    "--for=condition=Ready",
-                    "pod",
-                    "--selector=tier=control-plane",
-                    "--timeout=5m",
-                ),
-            ),
-        ]
+        gateway_crds = str(crds_dir() / "gateway-api")
+        chart = (str(local_chart(versions)),)
+    else:
+        gateway_crds = GATEWAY_API_CRDS.format(version=version(versions, "gateway_api"))
+        chart = ("cilium", "--repo", versions["cilium"]["chart_repository"], "--version", cilium)
+    system = (*kubectl, "-n", "kube-system")
     return [
-        create,
+        Step(
+            f"create kind cluster {name} (reused if it exists)",
+            (*kind_create, f"--kubeconfig={kubeconfig}", "--config", str(config_file)),
+            {str(config_file): yaml.safe_dump(kind_config(arch, local), sort_keys=False)},
+            lambda: kind_cluster(name, kubeconfig, image, versions).create(config_file),
+        ),
         Step(
             "install the Gateway API CRDs",
-            (
-                *kubectl,
-                "apply",
-                "--server-side",
-                "-f",
-                GATEWAY_API_CRDS.format(version=version(versions, "gateway_api")),
-            ),
+            (*kubectl, "apply", "--server-side", "-f", gateway_crds),
         ),
         Step(
             f"install Cilium {cilium} with Helm",
             (
                 *helm,
-                "--repo",
-                versions["cilium"]["chart_repository"],
-                "--version",
-                cilium,
+                "upgrade",
+                "--install",
+                "cilium",
+                *chart,
                 "--namespace",
                 "kube-system",
                 "--values",
                 str(values_file),
             ),
-            {str(values_file): yaml.safe_dump(helm_values(arch), sort_keys=False)},
+            {str(values_file): yaml.safe_dump(helm_values(arch, local), sort_keys=False)},
         ),
         *(
             Step(
                 f"wait until {what} is ready",
-                (*kubectl, "-n", "kube-system", "rollout", "status", what, "--timeout=10m"),
+                (*system, "rollout", "status", what, "--timeout=10m"),
             )
             for what in ("daemonset/cilium", "deployment/cilium-operator")
         ),
@@ -196,7 +229,34 @@ def up_plan(
             "wait until every node is Ready",
             (*kubectl, "wait", "--for=condition=Ready", "nodes", "--all", "--timeout=5m"),
         ),
+        Step(
+            "check that Cilium reports itself healthy on every node",
+            (*system, "exec", "daemonset/cilium", "--", "cilium-dbg", "status", "--brief"),
+            action=lambda: agents_healthy(system),
+        ),
     ]
+
+
+def agents_healthy(kubectl: Sequence[str]) -> None:
+    """`cilium-dbg status --brief` on every agent, not just one pod of the DaemonSet."""
+    listed = subprocess.run(
+        [*kubectl, "get", "pods", "-l", "k8s-app=cilium", "-o", "name"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    unhealthy = []
+    for pod in listed:
+        done = subprocess.run(
+            [*kubectl, "exec", pod, "-c", "cilium-agent", "--", "cilium-dbg", "status", "--brief"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode:
+            unhealthy.append(f"{pod}: {(done.stdout + done.stderr).strip()[-500:]}")
+    if not listed or unhealthy:
+        raise StepFailed("Cilium is not healthy: " + ("; ".join(unhealthy) or "no agent pods"))
 
 
 def down_plan(
@@ -251,6 +311,8 @@ def run_plan(steps: Sequence[Step], progress: Callable[[str], None] = print) -> 
         if step.action:
             try:
                 step.action()
+            except StepFailed as error:
+                raise StepFailed(f"step {number} ({step.what}) failed: {error}") from None
             except subprocess.CalledProcessError as error:
                 raise StepFailed(
                     f"step {number} ({step.what}) failed with exit {error.returncode}"

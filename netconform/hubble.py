@@ -56,9 +56,7 @@ class HubbleEvidence:
         if not agents:
             return [f"hubble: no Cilium agent found on node {node}"]
         agent = PodExec(self.kube.core(), "kube-system", agents[0], "cilium-agent", self.context)
-        argv = observe_argv(
-            source.namespace, source.pod, self.prober.addresses[cell.destination], cell.port.port
-        )
+        argv = observe_argv(source.namespace, source.pod, self.prober.address(cell), cell.port.port)
         done = agent.run(argv, timeout=20)
         if done.rc:
             return [f"hubble: observe failed ({done.stderr.strip()[:200]})"]

@@ -7,8 +7,9 @@ put in a report.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from netconform.spec import WILDCARD, Architecture, Flow, PortSpec
 
@@ -45,14 +46,22 @@ class Endpoint:
     environment: str | None = None
 
 
+# Cilium's datapath differs between pods on one node and pods on two, so a flow between
+# two workloads is probed both ways where their pods allow it.
+SAME_NODE = "same-node"
+CROSS_NODE = "cross-node"
+
+
 @dataclass(frozen=True, order=True)
 class Cell:
     source: Endpoint
     destination: Endpoint
     port: PortSpec
+    placement: str = ""  # SAME_NODE, CROSS_NODE, or "" where it does not apply
 
     def __str__(self) -> str:
-        return f"{self.source.name} -> {self.destination.name} {self.port}"
+        where = f" [{self.placement}]" if self.placement else ""
+        return f"{self.source.name} -> {self.destination.name} {self.port}{where}"
 
 
 @dataclass(frozen=True)
@@ -140,6 +149,21 @@ def expected_from_spec(arch: Architecture) -> Expected:
                     _permits(flow, source, destination, port) for flow in arch.policy.flows
                 )
                 cells[Cell(source, destination, port)] = ALLOWED if allowed else default
+    return Expected(cells)
+
+
+def by_placement(
+    expected: Expected, placements: Iterable[tuple[Endpoint, Endpoint, str]]
+) -> Expected:
+    """Each cell between two workloads once per placement their pods offer (same node,
+    other node); cells without one stay as they are."""
+    offered: dict[tuple[Endpoint, Endpoint], list[str]] = defaultdict(list)
+    for source, destination, placement in placements:
+        offered[(source, destination)].append(placement)
+    cells: dict[Cell, Expect] = {}
+    for cell, expect in expected.cells.items():
+        for placement in offered.get((cell.source, cell.destination)) or [cell.placement]:
+            cells[replace(cell, placement=placement)] = expect
     return Expected(cells)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from netconform import policies, workloads
 from netconform.kube import MANAGED_BY_SELECTOR, Kube, Manifest, documents, recent_events
-from netconform.matrix import Endpoint
+from netconform.matrix import CROSS_NODE, SAME_NODE, Endpoint
 from netconform.matrix import workloads as workload_endpoints
 from netconform.podexec import PodExec
 from netconform.probing import ProbeSite
@@ -23,6 +23,15 @@ from netconform.workloads import AGENT_ARGV, GROUP_LABEL, RUN_LABEL, Layout
 
 log = logging.getLogger(__name__)
 CLUSTER_SCOPED_POLICY = ("cilium.io/v2", "CiliumClusterwideNetworkPolicy")
+
+
+@dataclass
+class ProbeTargets:
+    """Where each source probes from, and the address of each destination it probes."""
+
+    sites: dict[Endpoint, ProbeSite] = field(default_factory=dict)
+    addresses: dict[Endpoint, str] = field(default_factory=dict)
+    placed: dict[tuple[Endpoint, Endpoint, str], str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -90,11 +99,48 @@ class PolicyRun:
             )
         self.applied_policies = []
 
-    def probe_sites(self) -> tuple[dict[Endpoint, ProbeSite], dict[Endpoint, str]]:
-        """One running pod per workload probes and is probed; services and externals by address."""
-        sites: dict[Endpoint, ProbeSite] = {}
-        addresses: dict[Endpoint, str] = {}
+    def probe_targets(self) -> ProbeTargets:
+        """One running pod per workload probes; each other workload is probed on a pod on the
+        prober's node and on one on another node, where it has them. Services and externals
+        by address."""
+        pods = self._running_pods()
+        targets = ProbeTargets()
         core = self.kube.core()
+        for endpoint, running in pods.items():
+            namespace = self.layout.namespace(str(endpoint.environment))
+            prober = running[0]
+            targets.sites[endpoint] = ProbeSite(
+                PodExec(core, namespace, prober["metadata"]["name"], context=self.target.context),
+                AGENT_ARGV,
+            )
+            targets.addresses[endpoint] = prober["status"]["podIP"]
+            node = prober["spec"].get("nodeName")
+            for destination, candidates in pods.items():
+                if destination == endpoint:
+                    continue
+                for placement, match in ((SAME_NODE, True), (CROSS_NODE, False)):
+                    pod = next(
+                        (p for p in candidates if (p["spec"].get("nodeName") == node) is match),
+                        None,
+                    )
+                    if pod is not None:
+                        key = (endpoint, destination, placement)
+                        targets.placed[key] = pod["status"]["podIP"]
+        for name, service in self.arch.services.items():
+            found = self.kube.list(
+                "v1",
+                "Service",
+                service.namespace,
+                ",".join(f"{k}={v}" for k, v in service.labels.items()),
+            )
+            if found:
+                targets.addresses[Endpoint(name, "service", name)] = found[0]["spec"]["clusterIP"]
+        for name, address in self.externals.items():
+            targets.addresses[Endpoint(name, "external", name)] = address
+        return targets
+
+    def _running_pods(self) -> dict[Endpoint, list[Manifest]]:
+        found: dict[Endpoint, list[Manifest]] = {}
         for endpoint in workload_endpoints(self.arch):
             namespace = self.layout.namespace(str(endpoint.environment))
             pods = self.kube.list(
@@ -109,24 +155,8 @@ class PolicyRun:
             )
             if not running:
                 raise RuntimeError(f"no running pod for {endpoint.name} in {namespace}")
-            pod = running[0]
-            sites[endpoint] = ProbeSite(
-                PodExec(core, namespace, pod["metadata"]["name"], context=self.target.context),
-                AGENT_ARGV,
-            )
-            addresses[endpoint] = pod["status"]["podIP"]
-        for name, service in self.arch.services.items():
-            found = self.kube.list(
-                "v1",
-                "Service",
-                service.namespace,
-                ",".join(f"{k}={v}" for k, v in service.labels.items()),
-            )
-            if found:
-                addresses[Endpoint(name, "service", name)] = found[0]["spec"]["clusterIP"]
-        for name, address in self.externals.items():
-            addresses[Endpoint(name, "external", name)] = address
-        return sites, addresses
+            found[endpoint] = running
+        return found
 
     def events(self) -> list[str]:
         return [

@@ -53,15 +53,23 @@ class MatrixProber:
         addresses: Mapping[Endpoint, str],
         timeout: float,
         dns_query: str | None = None,
+        placed: Mapping[tuple[Endpoint, Endpoint, str], str] | None = None,
     ) -> None:
-        """`dns_query`: a name to ask real DNS servers on 53/UDP, which ignore an echo payload."""
+        """`dns_query`: a name to ask real DNS servers on 53/UDP, which ignore an echo payload.
+        `placed`: the destination's address per (source, destination, placement) where its
+        pods sit on the source's node or another one; else `addresses`."""
         self.sites = sites
         self.addresses = addresses
         self.timeout = timeout
         self.dns_query = dns_query
+        self.placed = placed or {}
+
+    def address(self, cell: Cell) -> str:
+        placed = self.placed.get((cell.source, cell.destination, cell.placement))
+        return placed or self.addresses[cell.destination]
 
     def probe(self, cell: Cell) -> dict[str, Any]:
-        target = _host_port(self.addresses[cell.destination], cell.port.port)
+        target = _host_port(self.address(cell), cell.port.port)
         if self.dns_query and cell.port == DNS_UDP:
             return {
                 "id": str(cell),

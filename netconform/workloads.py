@@ -20,7 +20,9 @@ ENV_LABEL = "netconform.io/environment"
 GROUP_LABEL = "netconform.io/group"
 AGENT_DIR = "/agent"
 AGENT_ARGV = ("python3", f"{AGENT_DIR}/agent.py")
-REPLICAS = 2
+# At least two pods per group, one per worker where there are more: every pair of groups is
+# then probed between pods on one node and between pods on two.
+MIN_REPLICAS = 2
 
 
 @dataclass(frozen=True)
@@ -113,11 +115,10 @@ def _group(
             "runAsUser": 65534,
         },
     }
-    # Two replicas spread over nodes give both same-node and cross-node pairs.
     spread = {
         "maxSkew": 1,
         "topologyKey": "kubernetes.io/hostname",
-        "whenUnsatisfiable": "ScheduleAnyway",
+        "whenUnsatisfiable": "DoNotSchedule",
         "labelSelector": {"matchLabels": selector},
     }
     deployment = {
@@ -125,7 +126,7 @@ def _group(
         "kind": "Deployment",
         "metadata": meta,
         "spec": {
-            "replicas": REPLICAS,
+            "replicas": max(MIN_REPLICAS, arch.cluster.workers),
             "selector": {"matchLabels": selector},
             "template": {
                 "metadata": {"labels": pod_labels},

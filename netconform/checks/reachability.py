@@ -85,8 +85,8 @@ def check_matrix(
     if flapping:
         parts.append(f"{len(flapping)} flapping")
     summary = f"reachability: {', '.join(parts)} after {rounds} (probe timeout {probe_timeout:g}s)"
-    ports = sorted({cell.port for cell in [*wrong, *flapping]})
-    grids = [_grids(expected, last, port, set(wrong), set(flapping)) for port in ports]
+    views = sorted({(cell.port, cell.placement) for cell in [*wrong, *flapping]})
+    grids = [_grids(expected, last, view, set(wrong), set(flapping)) for view in views]
     return Verdict(
         False,
         summary,
@@ -103,12 +103,18 @@ def _numbering(expected: Expected) -> dict[Endpoint, int]:
 def _grids(
     expected: Expected,
     observed: Observed,
-    port: PortSpec,
+    view: tuple[PortSpec, str],
     wrong: set[Cell],
     flapping: set[Cell],
 ) -> str:
+    """One port and placement: expected, observed and diff side by side."""
+    port, placement = view
     numbers = _numbering(expected)
-    cells = {cell: e for cell, e in expected.cells.items() if cell.port == port}
+    cells = {
+        cell: e
+        for cell, e in expected.cells.items()
+        if (cell.port, cell.placement) == (port, placement)
+    }
     columns = sorted({cell.destination for cell in cells}, key=numbers.__getitem__)
     rows = expected.sources
     width = max(len(str(numbers[c])) for c in columns) + 1
@@ -117,7 +123,7 @@ def _grids(
     def grid_row(pick: Callable[[Cell], str], source: Endpoint) -> str:
         out = ""
         for destination in columns:
-            cell = Cell(source, destination, port)
+            cell = Cell(source, destination, port, placement)
             out += (pick(cell) if cell in cells else "-").rjust(width)
         return out
 
@@ -133,7 +139,8 @@ def _grids(
     header = "".join(str(numbers[c]).rjust(width) for c in columns)
     gap = "   "
     lines = [
-        f"{port}: " + ", ".join(f"{numbers[c]}={c.name}" for c in columns),
+        f"{port}{f' {placement}' if placement else ''}: "
+        + ", ".join(f"{numbers[c]}={c.name}" for c in columns),
         " " * label + gap.join(f"{t:<{len(header)}}" for t in ("expected", "observed", "diff")),
         " " * label + gap.join([header] * 3),
     ]

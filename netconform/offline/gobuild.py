@@ -164,8 +164,32 @@ def kubernetes_ldflags(up: Upstream) -> list[str]:
 
 
 def cilium_ldflags(up: Upstream) -> list[str]:
-    """Fill the version that `cilium-operator-generic --version` and its logs show."""
-    return [f"-X github.com/cilium/cilium/pkg/version.ciliumVersion={up.version.lstrip('v')}"]
+    """Stamp "<version> <revision> <time>" as upstream's Makefile.defs does; `cilium-dbg
+    status` and the agents' version checks parse those fields. The proxy does not record
+    the commit, so the revision is a recognisable placeholder."""
+    stamp = f"{up.version.lstrip('v')} 0000000 {up.time}"
+    return [f'-X "github.com/cilium/cilium/pkg/version.ciliumVersion={stamp}"']
+
+
+def helm_ldflags(up: Upstream) -> list[str]:
+    """Helm's Makefile stamps its version and the Kubernetes version it defaults to (from
+    the client-go it builds with); unstamped, `helm template` assumes v1.20 and refuses
+    charts that need newer, such as Cilium's (kubeVersion >= 1.21)."""
+    client_go = next(
+        (r["Mod"]["Version"] for r in up.gomod.get("Require") or []
+         if r["Mod"]["Path"] == "k8s.io/client-go"),
+        None,
+    )  # fmt: skip
+    if client_go is None:
+        raise BuildError(f"helm {up.version} go.mod requires no k8s.io/client-go")
+    minor = client_go.split(".")[1]
+    flags = [
+        f"-X helm.sh/helm/v3/internal/version.version={up.version}",
+        "-X helm.sh/helm/v3/internal/version.gitTreeState=clean",
+    ]
+    for pkg in ("helm.sh/helm/v3/pkg/lint/rules", "helm.sh/helm/v3/pkg/chartutil"):
+        flags += [f"-X {pkg}.k8sVersionMajor=1", f"-X {pkg}.k8sVersionMinor={minor}"]
+    return flags
 
 
 COMPONENTS: tuple[Component, ...] = (
@@ -223,6 +247,12 @@ COMPONENTS: tuple[Component, ...] = (
         # The operator Makefile's generic variant: no cloud IPAM providers.
         tags=("ipam_provider_operator",),
         ldflags=cilium_ldflags,
+    ),
+    Component(
+        key="helm",
+        module="helm.sh/helm/v3",
+        binaries={"helm": "helm.sh/helm/v3/cmd/helm"},
+        ldflags=helm_ldflags,
     ),
 )
 BINARIES: dict[str, Component] = {name: c for c in COMPONENTS for name in c.binaries}

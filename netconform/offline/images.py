@@ -1,24 +1,20 @@
-"""Images for a kind cluster on a machine that reaches no image registry, built here.
+"""kind's node image and kubeadm's images, built here for machines that reach no registry.
 
 Every image kubeadm expects (`kubeadm config images list`) is a minimal root
 filesystem around one binary built from its Go module; the node image is a
 Debian root filesystem (debootstrap) with systemd and containerd, assembled
 the way kind's node-image build does it but without its registry fetches,
 with those images preloaded. Each step is cached by version in
-~/.cache/netconform/images and prints its time.
-
-    python -m netconform.offline.images
+~/.cache/netconform/images and prints its time (`make local-images`, see local_images).
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import json
 import shutil
 import subprocess
-import sys
 import tarfile
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -163,9 +159,10 @@ def fingerprint(*parts: object) -> str:
     return hashlib.sha256(json.dumps([str(p) for p in parts]).encode()).hexdigest()[:12]
 
 
-def base_rootfs() -> Path:
-    """A Debian root filesystem with systemd and containerd (debootstrap, Debian's own mirror)."""
-    rootfs = IMAGES / f"rootfs-{RELEASE}-{fingerprint(*BASE_PACKAGES)}"
+def debian_rootfs(name: str, packages: tuple[str, ...]) -> Path:
+    """A Debian root filesystem with these packages (debootstrap, Debian's own mirror),
+    cached by its package list."""
+    rootfs = IMAGES / f"{name}-{RELEASE}-{fingerprint(*packages)}"
     if not rootfs.exists():
         scratch = rootfs.with_suffix(".tmp")
         shutil.rmtree(scratch, ignore_errors=True)
@@ -173,13 +170,27 @@ def base_rootfs() -> Path:
             [
                 "debootstrap",
                 "--variant=minbase",
-                f"--include={','.join(BASE_PACKAGES)}",
+                f"--include={','.join(packages)}",
                 RELEASE,
                 str(scratch),
             ]
         )
         scratch.rename(rootfs)
     return rootfs
+
+
+def base_rootfs() -> Path:
+    """The node's root filesystem: systemd and containerd."""
+    return debian_rootfs("rootfs", BASE_PACKAGES)
+
+
+def import_rootfs(rootfs: Path, ref: str, changes: list[str]) -> None:
+    """`docker import` a root filesystem directory as `ref`, with Dockerfile-style changes."""
+    tar = subprocess.run(
+        ["tar", "-C", str(rootfs), "--numeric-owner", "-c", "."], capture_output=True, check=True
+    )
+    flags = [arg for change in changes for arg in ("--change", change)]
+    run(["docker", "import", *flags, "-", ref], stdin=tar.stdout)
 
 
 def _install(rootfs: Path, inside: str, content: bytes, mode: int = 0o644) -> None:
@@ -219,11 +230,7 @@ def base_image(pause: str, crictl: Path) -> str:
             rootfs, f"/opt/cni/bin/{plugin}", (rootfs / "usr/lib/cni" / plugin).read_bytes(), 0o755
         )
     (rootfs / "kind").mkdir(exist_ok=True)
-    tar = subprocess.run(
-        ["tar", "-C", str(rootfs), "--numeric-owner", "-c", "."], capture_output=True, check=True
-    )
-    changes = ["--change", "ENV container=docker", "--change", f"ENTRYPOINT {NODE_ENTRYPOINT}"]
-    run(["docker", "import", *changes, "-", ref], stdin=tar.stdout)
+    import_rootfs(rootfs, ref, ["ENV container=docker", f"ENTRYPOINT {NODE_ENTRYPOINT}"])
     return ref
 
 
@@ -281,36 +288,3 @@ def node_image(base: str, binaries: Mapping[str, Path], images: list[str], versi
     finally:
         subprocess.run(["docker", "rm", "-f", container], capture_output=True, check=False)
     return ref
-
-
-def build(log: Callable[[str], None] = print) -> dict[str, object]:
-    versions = builder.load_versions()
-    kubernetes = versions["kubernetes"]
-    with step("binaries"):
-        binaries = builder.ensure([*NODE_BINARIES, "crictl", "kind"], log=log)
-    with step("component images"):
-        images = component_images(binaries["kubeadm"], binaries, kubernetes, log)
-    pause = next(i for i in images if "/pause:" in i)
-    with step("node base image (debootstrap, first time only)"):
-        base = base_image(pause, binaries["crictl"])
-    with step("node image"):
-        node = node_image(base, binaries, images, kubernetes)
-    NODE_IMAGE_FILE.write_text(node)
-    return {"binaries": binaries, "images": images, "base": base, "node": node}
-
-
-def main(argv: list[str] | None = None) -> int:
-    argparse.ArgumentParser(
-        prog="python -m netconform.offline.images", description=__doc__
-    ).parse_args(argv)
-    try:
-        built = build()
-    except (ImageError, builder.BuildError) as error:
-        print(f"local-images: {error}", file=sys.stderr)
-        return 2
-    print(f"node image: {built['node']}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

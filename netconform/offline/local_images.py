@@ -1,0 +1,60 @@
+"""`make local-images`: every image a kind cluster with Cilium needs, built on this machine.
+
+kubeadm's images and the node image (kind's node-image build by hand), Cilium's
+agent, operator and relay, and the probe image, all preloaded into the node
+image so that no cluster ever pulls. Each step is cached and prints its time.
+
+    python -m netconform.offline.local_images
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from netconform import cluster
+from netconform.offline import cilium_images, gobuild, images
+
+
+@dataclass(frozen=True)
+class Built:
+    node: str
+    preloaded: list[str]
+
+
+def build(log: Callable[[str], None] = print) -> Built:
+    versions = gobuild.load_versions()
+    kubernetes = versions["kubernetes"]
+    with images.step("node binaries"):
+        binaries = gobuild.ensure([*images.NODE_BINARIES, "crictl", "kind", "helm"], log=log)
+    with images.step("kubeadm's images"):
+        preloaded = images.component_images(binaries["kubeadm"], binaries, kubernetes, log)
+    pause = next(i for i in preloaded if "/pause:" in i)
+    with images.step("Cilium's images and the probe image"):
+        preloaded += cilium_images.build(cluster.load_versions(), log).all()
+    with images.step("node base image (debootstrap, first time only)"):
+        base = images.base_image(pause, binaries["crictl"])
+    with images.step("node image"):
+        node = images.node_image(base, binaries, preloaded, kubernetes)
+    images.NODE_IMAGE_FILE.write_text(node)
+    return Built(node, preloaded)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(
+        prog="python -m netconform.offline.local_images", description=__doc__
+    ).parse_args(argv)
+    try:
+        built = build()
+    except (images.ImageError, gobuild.BuildError, cluster.LocalImagesMissing) as error:
+        print(f"local-images: {error}", file=sys.stderr)
+        return 2
+    print(f"node image: {built.node}")
+    print("preloaded: " + ", ".join(built.preloaded))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
