@@ -13,6 +13,7 @@ help:
 	@echo "make controlplane   build etcd, kube-apiserver, kube-controller-manager, cilium-operator, coredns (cached)"
 	@echo "make check-controlplane  the Kubernetes glue against that real control plane"
 	@echo "make test           create a kind cluster with Cilium and run every suite"
+	@echo "   IMAGES=local       ... from images built here (no registry access; make docker-up first)"
 	@echo "make test-policies  only the network policy suites"
 	@echo "make bench          what a matrix pass costs (lab, root)"
 	@echo "make lint           ruff"
@@ -56,11 +57,18 @@ check-controlplane: controlplane
 	$(PYTEST) tests/controlplane --junitxml=reports/check-controlplane.xml
 
 # make test CLUSTER=existing CONTEXT=my-context ARGS=--allow-cluster-changes
+# make test IMAGES=local   (no registry access: everything built here, see README)
 CLUSTER ?= kind
-SUITES := $(PYTEST) suites --cluster=$(CLUSTER) $(if $(CONTEXT),--kube-context=$(CONTEXT)) $(ARGS)
+IMAGES ?= registry
+SUITES := $(PYTEST) suites --cluster=$(CLUSTER) --images=$(IMAGES) \
+	$(if $(CONTEXT),--kube-context=$(CONTEXT)) $(ARGS)
 
 preflight: venv
+ifeq ($(IMAGES),local)
+	@$(MAKE) --no-print-directory local-images
+else
 	@if [ "$(CLUSTER)" = kind ]; then $(PY) -m netconform.cli preflight; fi
+endif
 
 test: preflight
 	@mkdir -p reports

@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kubernetes.client import CoreV1Api
+from kubernetes.client import ApiClient, CoreV1Api
 from kubernetes.stream import stream
 
 from netconform.exec import Completed, ExecTimeout
@@ -29,8 +29,12 @@ class PodExec:
     def run(
         self, argv: Sequence[str], stdin: str | None = None, timeout: float = 30.0
     ) -> Completed:
+        # stream() swaps the request function of the client it is given until the websocket
+        # is open; on a shared client, other threads' plain requests would go out as
+        # websockets and fail. A client of its own per exec keeps them apart.
+        private = ApiClient(self.core.api_client.configuration)
         session = stream(
-            self.core.connect_get_namespaced_pod_exec,
+            CoreV1Api(private).connect_get_namespaced_pod_exec,
             self.pod,
             self.namespace,
             **({"container": self.container} if self.container else {}),
@@ -60,6 +64,7 @@ class PodExec:
                 err.append(session.read_stderr() if session.peek_stderr() else "")
         finally:
             session.close()
+            private.close()
         return Completed(
             session.returncode if session.returncode is not None else -1, "".join(out), "".join(err)
         )

@@ -30,11 +30,18 @@ RUNTIME = "netconform-runc"
 # Bridge networks (kind's among them) come from here; the default bridge sits beside.
 ADDRESS_POOL = "base=198.18.192.0/18,size=24"
 DEFAULT_BRIDGE = "198.19.254.1/24"
+# What the local path needs on the host, by the program that shows it is there: the engine,
+# debootstrap for root filesystems, a C compiler for kubeadm's pause, and a static busybox
+# for the engine's own test image.
 PACKAGES = {
     "dockerd": "docker.io",
     "containerd": "containerd",
     "runc": "runc",
     "iptables": "iptables",
+    "debootstrap": "debootstrap",
+    "gcc": "gcc libc6-dev",
+    "busybox": "busybox-static",
+    "file": "file",
 }
 
 
@@ -70,10 +77,29 @@ def _answers() -> bool:
     return subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
 
 
-def up(timeout: float = 60) -> str:
+def install_host_packages() -> list[str]:
+    """Install the missing Debian packages when root (CI, a fresh runner); else say which."""
     missing = sorted({pkg for tool, pkg in PACKAGES.items() if not shutil.which(tool)})
-    if missing:
-        raise EngineError(f"missing Debian packages: apt-get install {' '.join(missing)}")
+    if not missing:
+        return []
+    packages = " ".join(missing).split()
+    if os.geteuid() != 0:
+        raise EngineError(f"missing Debian packages: apt-get install {' '.join(packages)}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for argv in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
+    ):
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+        if done.returncode:
+            raise EngineError(f"{' '.join(argv)} failed: {done.stderr.strip()[-800:]}")
+    return packages
+
+
+def up(timeout: float = 60) -> str:
+    installed = install_host_packages()
+    if installed:
+        print(f"installed Debian packages: {' '.join(installed)}", flush=True)
     if _running_pid():
         return f"docker engine already running (pid {_running_pid()})"
     DATA_ROOT.mkdir(parents=True, exist_ok=True)

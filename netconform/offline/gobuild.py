@@ -175,11 +175,8 @@ def helm_ldflags(up: Upstream) -> list[str]:
     """Helm's Makefile stamps its version and the Kubernetes version it defaults to (from
     the client-go it builds with); unstamped, `helm template` assumes v1.20 and refuses
     charts that need newer, such as Cilium's (kubeVersion >= 1.21)."""
-    client_go = next(
-        (r["Mod"]["Version"] for r in up.gomod.get("Require") or []
-         if r["Mod"]["Path"] == "k8s.io/client-go"),
-        None,
-    )  # fmt: skip
+    requires = {r["Path"]: r["Version"] for r in up.gomod.get("Require") or []}
+    client_go = requires.get("k8s.io/client-go")
     if client_go is None:
         raise BuildError(f"helm {up.version} go.mod requires no k8s.io/client-go")
     minor = client_go.split(".")[1]

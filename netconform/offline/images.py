@@ -234,6 +234,17 @@ def base_image(pause: str, crictl: Path) -> str:
     return ref
 
 
+def containerd_name(ref: str) -> str:
+    """The full name containerd lists for a Docker short name (python:3 is
+    docker.io/library/python:3)."""
+    first, _, rest = ref.partition("/")
+    if not rest:
+        return f"docker.io/library/{ref}"
+    if "." in first or ":" in first or first == "localhost":
+        return ref
+    return f"docker.io/{ref}"
+
+
 def node_image(base: str, binaries: Mapping[str, Path], images: list[str], version: str) -> str:
     """kind's node-image build by hand: binaries in, kubeadm's images preloaded into containerd."""
     stamps = [binaries[name].stat().st_mtime for name in NODE_BINARIES]
@@ -279,7 +290,7 @@ def node_image(base: str, binaries: Mapping[str, Path], images: list[str], versi
         loaded = run(
             ["docker", "exec", container, "ctr", "-n", "k8s.io", "images", "ls", "-q"]
         ).split()
-        missing = [i for i in images if not any(line.startswith(i) for line in loaded)]
+        missing = [i for i in images if containerd_name(i) not in loaded]
         if missing:
             raise ImageError(f"not preloaded in the node image: {missing}")
         run(["docker", "exec", container, "pkill", "containerd"])
