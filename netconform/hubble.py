@@ -1,9 +1,10 @@
 """Hubble's view of a wrong cell: what the datapath did with those packets, and why.
 
-Asked through the `hubble` CLI in the Cilium agent on the source pod's node
-(the agent's own flow buffer), so no port-forward to the relay is needed. A
-drop reason such as POLICY_DENIED or AUTH_REQUIRED tells a policy mistake
-from a broken datapath; no flow at all is evidence too.
+Asked through the relay, which sees every node (an ingress drop happens on the
+destination's node, not the source's), with the `hubble` CLI of the Cilium
+agent on the source pod's node, so no port-forward is needed. A drop reason
+such as POLICY_DENIED or AUTH_REQUIRED tells a policy mistake from a broken
+datapath; no flow at all is evidence too.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from netconform.probing import MatrixProber
 MAX_FLOWS = 5
 
 
-def observe_argv(namespace: str, pod: str, destination: str, port: int) -> list[str]:
+def observe_argv(relay: str, namespace: str, pod: str, destination: str, port: int) -> list[str]:
     return [
-        "hubble", "observe", "--from-pod", f"{namespace}/{pod}", "--to-ip", destination,
-        "--to-port", str(port), "--last", "50", "--output", "compact",
+        "hubble", "observe", "--server", relay, "--from-pod", f"{namespace}/{pod}",
+        "--to-ip", destination, "--to-port", str(port), "--last", "50", "--output", "compact",
     ]  # fmt: skip
 
 
@@ -29,7 +30,7 @@ def summarize(output: str) -> list[str]:
     """The newest flows, verdicts first-class; an empty buffer is said as such."""
     flows = [line.strip() for line in output.splitlines() if line.strip()]
     if not flows:
-        return ["hubble: no flow for this pair in the agent's buffer"]
+        return ["hubble: no flow for this pair in the relay's buffers"]
     return [f"hubble: {line}" for line in flows[-MAX_FLOWS:]]
 
 
@@ -39,8 +40,16 @@ class HubbleEvidence:
     def __init__(self, kube: Kube, prober: MatrixProber, context: str | None = None) -> None:
         self.kube, self.prober, self.context = kube, prober, context
 
+    def relay(self) -> str | None:
+        """The relay's Service address, where Hubble relay is installed."""
+        service = self.kube.get("v1", "Service", "hubble-relay", "kube-system")
+        if not service:
+            return None
+        port = service["spec"]["ports"][0]["port"]
+        return f"{service['spec']['clusterIP']}:{port}"
+
     def available(self) -> bool:
-        return self.kube.get("apps/v1", "Deployment", "hubble-relay", "kube-system") is not None
+        return self.relay() is not None
 
     def __call__(self, cell: Cell) -> Sequence[str]:
         source = self.prober.sites[cell.source].exec
@@ -56,7 +65,12 @@ class HubbleEvidence:
         if not agents:
             return [f"hubble: no Cilium agent found on node {node}"]
         agent = PodExec(self.kube.core(), "kube-system", agents[0], "cilium-agent", self.context)
-        argv = observe_argv(source.namespace, source.pod, self.prober.address(cell), cell.port.port)
+        relay = self.relay()
+        if relay is None:
+            return ["hubble: relay not installed"]
+        argv = observe_argv(
+            relay, source.namespace, source.pod, self.prober.address(cell), cell.port.port
+        )
         done = agent.run(argv, timeout=20)
         if done.rc:
             return [f"hubble: observe failed ({done.stderr.strip()[:200]})"]

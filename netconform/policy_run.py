@@ -83,8 +83,9 @@ class PolicyRun:
             self.arch, self.layout, self.externals, clusterwide=self.target.allow_cluster_changes
         )
 
-    def apply_policies(self) -> None:
-        manifests = self.policy_manifests()
+    def apply_policies(self, manifests: list[Manifest] | None = None) -> None:
+        """The policies under test, or the given ones (a deliberately broken set)."""
+        manifests = self.policy_manifests() if manifests is None else manifests
         scoped = [m for m in manifests if m["kind"] == CLUSTER_SCOPED_POLICY[1]]
         if scoped and not self.target.allow_cluster_changes:
             names = ", ".join(m["metadata"]["name"] for m in scoped)

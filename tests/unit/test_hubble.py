@@ -4,8 +4,11 @@ from netconform.hubble import MAX_FLOWS, observe_argv, summarize
 
 
 def test_observe_asks_for_exactly_that_pair_and_port() -> None:
-    argv = observe_argv("netconform-ab12-prod", "frontend-7d9c", "10.244.1.7", 5432)
+    argv = observe_argv(
+        "198.19.128.5:80", "netconform-ab12-prod", "frontend-7d9c", "10.244.1.7", 5432
+    )
     assert argv[:2] == ["hubble", "observe"]
+    assert argv[argv.index("--server") + 1] == "198.19.128.5:80"
     assert argv[argv.index("--from-pod") + 1] == "netconform-ab12-prod/frontend-7d9c"
     assert argv[argv.index("--to-ip") + 1] == "10.244.1.7"
     assert argv[argv.index("--to-port") + 1] == "5432"
@@ -24,4 +27,4 @@ def test_summary_keeps_the_newest_flows_with_their_verdicts() -> None:
 
 
 def test_no_flow_is_said_as_such() -> None:
-    assert summarize("\n\n") == ["hubble: no flow for this pair in the agent's buffer"]
+    assert summarize("\n\n") == ["hubble: no flow for this pair in the relay's buffers"]

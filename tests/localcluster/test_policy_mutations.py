@@ -1,0 +1,91 @@
+"""The policy suites bite on real Cilium: broken policies fail, naming the cells they break.
+
+The expectations stay those of the spec; only the applied policies change. A
+reference policy weakened by one flow must fail naming the leaked cells, with
+the relay's Hubble flows as evidence; one allowed flow removed must fail
+naming the blocked cells. Runs on the suites' own cluster:
+`pytest tests/localcluster/test_policy_mutations.py --images=local`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from netconform import policies
+from netconform.convergence import Convergence
+from netconform.policy_run import PolicyRun
+from netconform.reachability import Reachability
+from netconform.spec import Architecture, Flow
+from netconform.verdict import Verdict
+
+# A broken policy shows at once; the default convergence would wait out its whole timeout.
+BROKEN = Convergence(timeout=20, consistent_rounds=2)
+
+
+def with_flows(spec: Architecture, flows: list[Flow]) -> Architecture:
+    return spec.model_copy(update={"policy": spec.policy.model_copy(update={"flows": flows})})
+
+
+def judge_policies_of(arch: Architecture, reachability, policy_run: PolicyRun) -> Verdict:  # type: ignore[no-untyped-def]
+    """Apply the reference policies rendered from `arch`, judge them against the spec."""
+    policy_run.remove_policies()
+    broken = policies.render(
+        arch,
+        policy_run.layout,
+        policy_run.externals,
+        clusterwide=policy_run.target.allow_cluster_changes,
+    )
+    policy_run.apply_policies(broken)
+    engine = reachability.engine
+    try:
+        return Reachability(engine.prober, BROKEN, engine.evidence).check(
+            reachability.expect_matrix_from_spec().matrix
+        )
+    finally:
+        policy_run.remove_policies()
+
+
+def wrong_lines(verdict: Verdict) -> list[str]:
+    return [line for line in verdict.evidence.splitlines() if line.startswith("! wrong:")]
+
+
+def test_a_weakened_policy_fails_naming_the_leaked_cells_with_hubble_flows(
+    reachability, policy_run: PolicyRun, spec: Architecture
+) -> None:  # type: ignore[no-untyped-def]
+    leak = Flow.model_validate(
+        {"name": "leak", "from": "frontend", "to": "db", "ports": ["5432/TCP"]}
+    )
+    verdict = judge_policies_of(
+        with_flows(spec, [*spec.policy.flows, leak]), reachability, policy_run
+    )
+    wrong = wrong_lines(verdict)
+    assert not verdict.ok
+    assert {line.split(" expected")[0] for line in wrong} == {
+        f"! wrong: {env}/frontend -> {env}/db 5432/TCP [{placement}]"
+        for env in ("prod", "staging")
+        for placement in ("same-node", "cross-node")
+    }
+    assert all("got connected" in line for line in wrong)
+    assert "hubble: " in verdict.evidence and "FORWARDED" in verdict.evidence
+
+
+def test_a_removed_flow_fails_naming_the_blocked_cells_with_hubble_drops(
+    reachability, policy_run: PolicyRun, spec: Architecture
+) -> None:  # type: ignore[no-untyped-def]
+    kept = [flow for flow in spec.policy.flows if flow.name != "backend-to-db"]
+    verdict = judge_policies_of(with_flows(spec, kept), reachability, policy_run)
+    wrong = wrong_lines(verdict)
+    assert not verdict.ok
+    assert {line.split(" expected")[0] for line in wrong} == {
+        f"! wrong: {env}/backend -> {env}/db 5432/TCP [{placement}]"
+        for env in ("prod", "staging")
+        for placement in ("same-node", "cross-node")
+    }
+    assert all("got dropped" in line for line in wrong)
+    assert "DROPPED" in verdict.evidence
+
+
+@pytest.fixture(autouse=True)
+def _only_on_a_cluster_the_suite_made(pytestconfig: pytest.Config) -> None:
+    if pytestconfig.getoption("cluster") != "kind":
+        pytest.skip("applies deliberately broken policies: only on a kind cluster the suite made")
