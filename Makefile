@@ -91,9 +91,11 @@ docker-down: venv
 local-images: docker-up
 	$(PY) -m netconform.offline.local_images
 
-test-local: docker-up
+# The engine, cluster lifecycle, pod exec and policy mutations on real Cilium; reuses the
+# suites' cluster when `make test IMAGES=local ARGS=--keep-cluster` left it running.
+test-local: local-images
 	@mkdir -p reports
-	$(PYTEST) tests/localcluster -m localcluster --junitxml=reports/local.xml
+	$(PYTEST) tests/localcluster -m localcluster --images=local --junitxml=reports/local.xml
 
 clean:
 	-$(PYTHON) -c 'from tests.lab.topology import sweep_stale; print("\n".join(sweep_stale()))'

@@ -1,7 +1,7 @@
 """A kind cluster from locally built images, through the provisioning users take
 (`netconform cluster up --images=local`): the control plane comes up, every node
-registers, and `cluster down` leaves no container, network or volume behind.
-(The nodes stay NotReady: the CNI, Cilium, is the next stage.)"""
+registers and turns Ready with Cilium from the released chart, and `cluster down`
+leaves no container, network or volume behind."""
 
 from __future__ import annotations
 
@@ -93,6 +93,22 @@ def test_every_node_registers(created: dict) -> None:
     assert {n["status"]["nodeInfo"]["kubeletVersion"] for n in nodes} == {
         cluster.version(cluster.load_versions(), "kubernetes")
     }
+
+
+def test_cilium_from_the_released_chart_makes_every_node_ready(created: dict) -> None:
+    nodes = json.loads(kubectl("get", "nodes", "-o", "json"))["items"]
+    ready = {
+        n["metadata"]["name"]: {c["type"]: c["status"] for c in n["status"]["conditions"]}["Ready"]
+        for n in nodes
+    }
+    assert set(ready.values()) == {"True"}, ready
+    agents = json.loads(
+        kubectl("-n", "kube-system", "get", "pods", "-l", "k8s-app=cilium", "-o", "json")
+    )["items"]
+    images = {c["image"] for p in agents for c in p["spec"]["containers"]}
+    chart_version = cluster.version(cluster.load_versions(), "cilium")
+    assert images == {f"quay.io/cilium/cilium:{chart_version}"}
+    assert len(agents) == len(nodes)
 
 
 def test_down_leaves_nothing(spec: Path, created: dict) -> None:

@@ -1,79 +1,27 @@
-"""The pod-exec transport and the agent in a real pod of a real (local) kind cluster.
-
-No CNI runs yet, so the probe pod uses the host network: the kubelet runs such
-pods on a NotReady node. The probe image is the node's Debian root filesystem
-(it has python3), imported here: no registry is involved.
-"""
+"""The pod-exec transport and the agent in a real pod of the local kind cluster with Cilium
+(the suites' cluster, reused when it runs), on the preloaded probe image."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import yaml
 
 from netconform import cluster
 from netconform.exec import ExecTimeout
-from netconform.kube import Kube
-from netconform.offline import engine, images
+from netconform.kube import MANAGED_BY, Kube
 from netconform.podexec import PodExec
+from netconform.policy_run import Target
 from netconform.workloads import AGENT_ARGV, AGENT_FILE
 
-ROOT = Path(__file__).resolve().parents[2]
-NAME = "nclocal-exec"
-PROBE_IMAGE = "netconform/probe:local"
 NAMESPACE = "netconform-exec"
 
 
-def netconform(spec: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "netconform.cli", "--spec", str(spec), "cluster", *args]
-    return subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, check=False)
-
-
-def probe_image() -> None:
-    """python3 on Debian, from the root filesystem the node base is made of."""
-    rootfs = images.base_rootfs()
-    if images.image_label(PROBE_IMAGE, images.SOURCE_LABEL) != rootfs.name:
-        tar = subprocess.run(
-            ["tar", "-C", str(rootfs), "--numeric-owner", "-c", "."],
-            capture_output=True,
-            check=True,
-        )
-        images.run(
-            [
-                "docker",
-                "import",
-                "--change",
-                f"LABEL {images.SOURCE_LABEL}={rootfs.name}",
-                "-",
-                PROBE_IMAGE,
-            ],
-            stdin=tar.stdout,
-        )
-
-
 @pytest.fixture(scope="module")
-def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kube]:
-    if not cluster.LOCAL_NODE_IMAGE.exists():
-        pytest.skip("local images not built: run make local-images")
-    engine.up()
-    data = yaml.safe_load((ROOT / "architecture.yaml").read_text())
-    data["cluster"].update(name=NAME, workers=0)
-    spec = tmp_path_factory.mktemp("spec") / "architecture.yaml"
-    spec.write_text(yaml.safe_dump(data))
-    try:
-        up = netconform(spec, "up", "--images=local")
-        assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-2000:]
-        probe_image()
-        kind = cluster.tool("kind", cluster.version(cluster.load_versions(), "kind"))
-        images.run([kind, "load", "docker-image", PROBE_IMAGE, f"--name={NAME}"])
-        yield Kube.from_kubeconfig(cluster.workdir_for_name(NAME) / "kubeconfig")
-    finally:
-        netconform(spec, "down")
+def kube(target: Target) -> Iterator[Kube]:
+    yield target.kube
+    target.kube.delete_namespace(NAMESPACE, wait=False)
 
 
 @pytest.fixture(scope="module")
@@ -83,14 +31,10 @@ def agent_pod(kube: Kube) -> PodExec:
         "kind": "Pod",
         "metadata": {"name": "agent", "namespace": NAMESPACE},
         "spec": {
-            "nodeName": f"{NAME}-control-plane",
-            "hostNetwork": True,
-            "tolerations": [{"operator": "Exists"}],
             "containers": [
                 {
                     "name": "agent",
-                    "image": PROBE_IMAGE,
-                    "imagePullPolicy": "Never",
+                    "image": cluster.probe_image(cluster.load_versions()),
                     "command": [*AGENT_ARGV, "serve", "--bind", "127.0.0.1", "--tcp", "18080"],
                     "env": [
                         {
@@ -106,7 +50,11 @@ def agent_pod(kube: Kube) -> PodExec:
     }
     kube.apply(
         [
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": NAMESPACE, "labels": MANAGED_BY},
+            },
             {
                 "apiVersion": "v1",
                 "kind": "ConfigMap",
