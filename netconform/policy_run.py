@@ -17,7 +17,7 @@ from netconform.kube import MANAGED_BY_SELECTOR, Kube, Manifest, documents, rece
 from netconform.matrix import CROSS_NODE, SAME_NODE, Endpoint
 from netconform.matrix import workloads as workload_endpoints
 from netconform.podexec import PodExec
-from netconform.probing import ProbeSite
+from netconform.probing import MatrixProber, ProbeSite
 from netconform.spec import Architecture
 from netconform.workloads import AGENT_ARGV, GROUP_LABEL, RUN_LABEL, Layout
 
@@ -139,6 +139,12 @@ class PolicyRun:
         for name, address in self.externals.items():
             targets.addresses[Endpoint(name, "external", name)] = address
         return targets
+
+    def prober(self, timeout: float) -> MatrixProber:
+        """Probes from this run's pods; 53/UDP asks a real question (DNS ignores an echo)."""
+        targets = self.probe_targets()
+        dns_query = f"kubernetes.default.svc.{self.arch.dns.cluster_domain}"
+        return MatrixProber(targets.sites, targets.addresses, timeout, dns_query, targets.placed)
 
     def _running_pods(self) -> dict[Endpoint, list[Manifest]]:
         found: dict[Endpoint, list[Manifest]] = {}

@@ -44,19 +44,23 @@ def test_every_rendered_manifest_matches_its_upstream_schema(
     record_property(MANIFESTS, len(manifests))
 
 
+@pytest.mark.parametrize("local", [False, True], ids=["registry", "local-images"])
 @pytest.mark.parametrize("spec", SPECS, ids=[p.stem for p in SPECS])
 def test_helm_values_match_the_chart_schema(
-    schemas: Schemas, spec: Path, record_property: Callable[[str, object], None]
+    schemas: Schemas, spec: Path, local: bool, record_property: Callable[[str, object], None]
 ) -> None:
     arch = load(spec)
-    problems = schemas.helm_problems(helm_values(arch))
-    assert not problems, f"{spec.name} (overlays {overlays(arch)}):\n" + "\n".join(problems)
+    problems = schemas.helm_problems(helm_values(arch, local))
+    used = overlays(arch, local)
+    assert not problems, f"{spec.name} (overlays {used}):\n" + "\n".join(problems)
     record_property(HELM_VALUES, 1)
 
 
 def test_the_architectures_select_every_overlay() -> None:
     """An overlay no architecture selects would never have its values validated."""
-    selected = {name for spec in SPECS for name in overlays(load(spec))}
+    selected = {
+        name for spec in SPECS for local in (False, True) for name in overlays(load(spec), local)
+    }
     files = {path.stem for path in (CLUSTER_DIR / "values").glob("*.yaml")} - {"base"}
     assert selected == files
 

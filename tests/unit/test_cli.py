@@ -112,7 +112,30 @@ def test_local_images_add_what_this_machine_needs(capsys, monkeypatch, tmp_path:
     missing.write_text("netconform/kind-node:v1.36.1-abc\n")
     assert main(["--spec", spec, "cluster", "up", "--images=local", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "--image=netconform/kind-node:v1.36.1-abc" in out and "helm" not in out
+    assert "--image=netconform/kind-node:v1.36.1-abc" in out
+    assert "upgrade --install cilium " + str(cluster.local_chart(cluster.load_versions())) in out
+    values = yaml.safe_load(out.split("cilium-values.yaml <<'EOF'\n")[1].split("\nEOF")[0])
+    assert values["image"] == {"useDigest": False, "pullPolicy": "Never"}
+    assert values["envoy"] == {"enabled": False} and "encryption" not in values
+    assert "SYS_RESOURCE" not in values["securityContext"]["capabilities"]["ciliumAgent"]
+    assert f"apply --server-side -f {cluster.crds_dir() / 'gateway-api'}" in out
     kind_config = yaml.safe_load(out.split("kind-config.yaml <<'EOF'\n")[1].split("\nEOF")[0])
     assert kind_config["networking"]["podSubnet"].startswith("198.18.")
     assert "failCgroupV1: false" in kind_config["kubeadmConfigPatches"][0]
+
+
+def test_local_path_refuses_a_missing_or_different_chart_file(
+    capsys, monkeypatch, tmp_path: Path
+) -> None:
+    from netconform import cluster
+
+    node_image = tmp_path / "node-image"
+    node_image.write_text("netconform/kind-node:v1.36.1-abc\n")
+    monkeypatch.setattr(cluster, "LOCAL_NODE_IMAGE", node_image)
+    monkeypatch.setenv("NETCONFORM_CHARTS", str(tmp_path))
+    spec = str(ROOT / "architecture.yaml")
+    assert main(["--spec", spec, "cluster", "up", "--images=local", "--dry-run"]) == 2
+    assert "no chart file for the pinned Cilium 1.20.0" in capsys.readouterr().err
+    (tmp_path / "cilium-1.20.0.tgz").write_bytes(b"not the released chart")
+    assert main(["--spec", spec, "cluster", "up", "--images=local", "--dry-run"]) == 2
+    assert "cilium-1.20.0.tgz has sha256" in capsys.readouterr().err

@@ -6,7 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from netconform.matrix import ALLOWED, DENIED, Cell, Endpoint, expected_from_spec, restrict
+from netconform.matrix import (
+    ALLOWED,
+    CROSS_NODE,
+    DENIED,
+    SAME_NODE,
+    Cell,
+    Endpoint,
+    by_placement,
+    expected_from_spec,
+    restrict,
+)
 from netconform.spec import PortSpec, load
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,3 +76,17 @@ def test_restrict_keeps_only_the_named_cells() -> None:
     egress = [c for c in EXPECTED.cells if c.destination.kind == "external"]
     sub = restrict(EXPECTED, egress)
     assert set(sub.cells) == set(egress) and len(sub.cells) == 14
+
+
+def test_cells_between_workloads_are_split_by_the_placements_their_pods_offer() -> None:
+    fe, be = endpoint("prod/frontend"), endpoint("prod/backend")
+    dns = endpoint("kube-dns")
+    port = PortSpec(8080, "TCP")
+    narrow = restrict(EXPECTED, [Cell(fe, be, port), Cell(fe, dns, PortSpec(53, "UDP"))])
+    split = by_placement(narrow, [(fe, be, SAME_NODE), (fe, be, CROSS_NODE)])
+    assert sorted(str(c) for c in split.cells) == [
+        "prod/frontend -> kube-dns 53/UDP",
+        "prod/frontend -> prod/backend 8080/TCP [cross-node]",
+        "prod/frontend -> prod/backend 8080/TCP [same-node]",
+    ]
+    assert {split.cells[c] for c in split.cells if c.destination == be} == {ALLOWED}

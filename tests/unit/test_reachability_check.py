@@ -86,3 +86,14 @@ def test_grid_marks_the_wrong_cell_in_all_three_tables() -> None:
     assert observed_grid == ["X", "R", "-"]
     assert diff_grid == [".", "!", "-"]
     assert "R refused (reached the host: a leak)" in evidence
+
+
+def test_a_wrong_cell_says_whether_its_pods_share_a_node() -> None:
+    cross = Cell(FE, BE, P, "cross-node")
+    expected = Expected({cross: DENIED, Cell(FE, BE, P, "same-node"): DENIED})
+    seen = {c: Observation("dropped") for c in expected.cells} | {cross: Observation("refused")}
+    verdict = check_matrix(expected, [seen], 1, 1.0, lambda cell: [])
+    assert not verdict.ok
+    assert "5432/TCP cross-node: " in verdict.evidence
+    assert "5432/TCP same-node" not in verdict.evidence
+    assert "! wrong: prod/frontend -> prod/backend 5432/TCP [cross-node]" in verdict.evidence
