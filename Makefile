@@ -79,6 +79,7 @@ test-policies: preflight
 	$(SUITES) -m policies --junitxml=reports/policies.xml
 
 bench: venv
+	$(PY) -m bench.cli
 	$(PY) -m bench.matrix
 
 # kind on a machine without registry access (see README): a Docker engine of our own.

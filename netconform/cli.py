@@ -7,20 +7,19 @@ import os
 import sys
 from pathlib import Path
 
-import yaml
-from kubernetes.client.exceptions import ApiException
-from kubernetes.config import ConfigException
-from urllib3.exceptions import MaxRetryError
-
-from netconform import cluster, outside, preflight
-from netconform.kube import Kube
-from netconform.manifests import render_all
-from netconform.policy_run import remove_leftovers
+from netconform import cluster, preflight
 from netconform.spec import Architecture, SpecError, load
+
+DEFAULT_SPEC = "architecture.yaml"
 
 
 def _spec(args: argparse.Namespace) -> Architecture:
-    return load(args.spec)
+    return load(_spec_path(args))
+
+
+def _spec_path(args: argparse.Namespace) -> str:
+    """`validate FILE`, `COMMAND --spec FILE` and `--spec FILE COMMAND` all name the spec."""
+    return getattr(args, "file", None) or args.spec
 
 
 def _preflight(args: argparse.Namespace) -> int:
@@ -35,12 +34,23 @@ def _preflight(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     arch = _spec(args)
     count = sum(len(g.environments) for g in arch.groups.values())
-    print(f"{args.spec}: ok ({count} workloads, {len(arch.policy.flows)} flows)")
+    print(f"{_spec_path(args)}: ok ({count} workloads, {len(arch.policy.flows)} flows)")
     return 0
 
 
 def _render(args: argparse.Namespace) -> int:
-    print(yaml.safe_dump_all(render_all(_spec(args)), sort_keys=False), end="")
+    import yaml
+
+    from netconform.manifests import render_all
+    from netconform.workloads import AGENT_FILE
+
+    agent = AGENT_FILE.read_text()
+    summary = f"(the probe agent, {AGENT_FILE.name}: {len(agent.splitlines())} lines)"
+    manifests = render_all(_spec(args))
+    for manifest in manifests:
+        if manifest.get("data", {}).get("agent.py") == agent:
+            manifest["data"]["agent.py"] = summary
+    print(yaml.dump_all(manifests, Dumper=cluster.PlainDumper, sort_keys=False), end="")
     return 0
 
 
@@ -80,6 +90,14 @@ def _cluster(args: argparse.Namespace) -> int:
 
 def _clean(args: argparse.Namespace) -> int:
     """Leftovers of interrupted runs on the kind cluster (or --kube-context), outside containers."""
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.config import ConfigException
+    from urllib3.exceptions import MaxRetryError
+
+    from netconform import outside
+    from netconform.kube import Kube
+    from netconform.policy_run import remove_leftovers
+
     arch = _spec(args)
     kind_kubeconfig = cluster.workdir_for(arch) / "kubeconfig"
     use_kind = args.kube_context is None and arch.cluster.name in cluster.kind_clusters()
@@ -106,17 +124,26 @@ def _clean(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="netconform", description=__doc__)
     parser.add_argument(
-        "--spec", default="architecture.yaml", help="architecture file (default: %(default)s)"
+        "--spec", default=DEFAULT_SPEC, help="architecture file (default: %(default)s)"
     )
+    # Also accepted after the command; SUPPRESS keeps the one given before it otherwise.
+    spec_after = argparse.ArgumentParser(add_help=False)
+    spec_after.add_argument("--spec", default=argparse.SUPPRESS, help="architecture file")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("preflight", help="check the tools a kind run needs").set_defaults(
-        run=_preflight
-    )
-    commands.add_parser("validate", help="check the architecture file").set_defaults(run=_validate)
     commands.add_parser(
-        "render", help="print the Cilium manifests rendered from the spec"
+        "preflight", parents=[spec_after], help="check the tools a kind run needs"
+    ).set_defaults(run=_preflight)
+    validate = commands.add_parser(
+        "validate", parents=[spec_after], help="check the architecture file"
+    )
+    validate.add_argument("file", nargs="?", help="architecture file (default: --spec)")
+    validate.set_defaults(run=_validate)
+    commands.add_parser(
+        "render", parents=[spec_after], help="print the Cilium manifests rendered from the spec"
     ).set_defaults(run=_render)
-    cluster_cmd = commands.add_parser("cluster", help="the kind cluster with Cilium")
+    cluster_cmd = commands.add_parser(
+        "cluster", parents=[spec_after], help="the kind cluster with Cilium"
+    )
     cluster_cmd.add_argument("action", choices=["up", "down", "status"])
     cluster_cmd.add_argument(
         "--dry-run", action="store_true", help="print the commands, files and values; run nothing"
@@ -128,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
         help="local: the node image and tools `make local-images` built (no registry access)",
     )
     cluster_cmd.set_defaults(run=_cluster)
-    clean = commands.add_parser("clean", help="remove what interrupted runs left behind")
+    clean = commands.add_parser(
+        "clean", parents=[spec_after], help="remove what interrupted runs left behind"
+    )
     clean.add_argument("--kube-context", default=None, help="an existing cluster's context")
     clean.set_defaults(run=_clean)
     args = parser.parse_args(argv)

@@ -38,6 +38,18 @@ LOCAL_WITHOUT = {
 }
 
 
+class PlainDumper(yaml.SafeDumper):
+    """YAML without anchors and aliases (&id001): what the dry run prints is read by people and
+    pasted."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def plain_yaml(data: Any) -> str:
+    return yaml.dump(data, Dumper=PlainDumper, sort_keys=False)
+
+
 def load_versions(path: Path = CLUSTER_DIR / "versions.yaml") -> dict[str, dict[str, str]]:
     return {
         key: {k: str(v) for k, v in entry.items()}
@@ -196,7 +208,7 @@ def up_plan(
         Step(
             f"create kind cluster {name} (reused if it exists)",
             (*kind_create, f"--kubeconfig={kubeconfig}", "--config", str(config_file)),
-            {str(config_file): yaml.safe_dump(kind_config(arch, local), sort_keys=False)},
+            {str(config_file): plain_yaml(kind_config(arch, local))},
             lambda: kind_cluster(name, kubeconfig, image, versions).create(config_file),
         ),
         Step(
@@ -216,7 +228,7 @@ def up_plan(
                 "--values",
                 str(values_file),
             ),
-            {str(values_file): yaml.safe_dump(helm_values(arch, local), sort_keys=False)},
+            {str(values_file): plain_yaml(helm_values(arch, local))},
         ),
         *(
             Step(

@@ -309,6 +309,8 @@ def parse(text: str, source: str = "architecture.yaml") -> Architecture:
     """Parse and check a spec; every problem found is one line of the SpecError."""
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except RecursionError:
+        raise SpecError(f"{source}: (document): nested too deeply to be a spec") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "(document)"
@@ -344,4 +346,8 @@ def load(path: str | Path) -> Architecture:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise SpecError(f"{path}: cannot read: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise SpecError(
+            f"{path}: (document): not UTF-8 text (byte {error.start}): is it the right file?"
+        ) from None
     return parse(text, str(path))

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from netconform import preflight
@@ -139,3 +140,44 @@ def test_local_path_refuses_a_missing_or_different_chart_file(
     (tmp_path / "cilium-1.20.0.tgz").write_bytes(b"not the released chart")
     assert main(["--spec", spec, "cluster", "up", "--images=local", "--dry-run"]) == 2
     assert "cilium-1.20.0.tgz has sha256" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["validate", str(ROOT / "architecture.yaml")],
+        ["validate", "--spec", str(ROOT / "architecture.yaml")],
+        ["--spec", str(ROOT / "architecture.yaml"), "validate"],
+    ],
+    ids=["positional", "spec-after", "spec-before"],
+)
+def test_validate_takes_the_spec_in_every_documented_form(capsys, argv: list[str]) -> None:
+    assert main(argv) == 0
+    assert capsys.readouterr().out.endswith(": ok (7 workloads, 5 flows)\n")
+
+
+def test_the_dry_run_prints_plain_yaml_without_anchors(capsys) -> None:
+    assert main(["--spec", str(ROOT / "architecture.yaml"), "cluster", "up", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "&id" not in out and "*id" not in out
+
+
+def test_render_shows_the_agent_once_as_a_summary(capsys) -> None:
+    assert main(["--spec", str(ROOT / "architecture.yaml"), "render"]) == 0
+    out = capsys.readouterr().out
+    assert "def run_batch" not in out
+    assert out.count("(the probe agent, agent.py: ") == 3
+
+
+def test_validate_does_not_import_the_kubernetes_client() -> None:
+    probe = (
+        "import sys; from netconform.cli import main; main(['validate', sys.argv[1]]); "
+        "print('kubernetes' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(ROOT / "architecture.yaml")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip().endswith("False")

@@ -185,3 +185,19 @@ def test_every_problem_is_reported_once() -> None:
     message = str(raised.value)
     assert message.count("\n") == 1
     assert "policy.flows[0].to" in message and "policy.flows[1].from" in message
+
+
+def test_a_binary_file_is_one_clear_line(tmp_path: Path) -> None:
+    path = tmp_path / "image.yaml"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    with pytest.raises(SpecError) as refused:
+        load(path)
+    assert (
+        str(refused.value) == f"{path}: (document): not UTF-8 text (byte 0): is it the right file?"
+    )
+
+
+def test_a_deeply_nested_document_is_one_clear_line() -> None:
+    with pytest.raises(SpecError) as refused:
+        parse("a: " + "[" * 5000 + "]" * 5000, "deep.yaml")
+    assert str(refused.value) == "deep.yaml: (document): nested too deeply to be a spec"
