@@ -36,6 +36,7 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 DEFAULT_TIMEOUT = 1.0
+MIN_TIMEOUT = 0.1
 # Probes other than plain TCP run in threads; TCP connects all run at once on one selector.
 MAX_THREADS = 512
 # Sockets kept for stdio, the thread pool and the interpreter when sizing a batch to RLIMIT_NOFILE.
@@ -92,6 +93,38 @@ def format_addr(addr: tuple) -> str:
     return f"[{host}]:{addr[1]}" if ":" in host else f"{host}:{addr[1]}"
 
 
+def is_port_number(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also takes other scripts' digits, which int() reads."""
+    return re.fullmatch(r"[0-9]+", text) is not None
+
+
+def resolve(host: str, port: int, socktype: int, deadline: float) -> tuple:
+    """getaddrinfo bounded by the probe's deadline (a resolver that drops queries would hold
+    it for its own timeout); an address needs no lookup at all."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return socket.getaddrinfo(host, port, 0, socktype, 0, socket.AI_NUMERICHOST)[0]
+    found: list[Any] = []
+
+    def lookup() -> None:
+        try:
+            found.append(socket.getaddrinfo(host, port, 0, socktype)[0])
+        except OSError as exc:
+            found.append(exc)
+
+    worker = threading.Thread(target=lookup, daemon=True)
+    worker.start()
+    worker.join(max(0.0, deadline - time.monotonic()))
+    if not found:
+        raise socket.gaierror(socket.EAI_AGAIN, "name resolution timed out")
+    if isinstance(found[0], BaseException):
+        raise found[0]
+    return found[0]
+
+
 def split_hostport(target: str, default_port: int | None = None) -> tuple[str, int]:
     """Split host:port or [ipv6]:port; the port may be left out only where it has a default."""
     match = re.fullmatch(r"\[([^\]]+)\](?::([^:]*))?|([^:\[\]]+)(?::([^:]*))?", target)
@@ -102,7 +135,7 @@ def split_hostport(target: str, default_port: int | None = None) -> tuple[str, i
         if default_port is None:
             raise ProbeError(f"no port in target {target!r}")
         return host, default_port
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    if not is_port_number(port) or not 0 < int(port) < 65536:
         raise ProbeError(f"bad port {port!r} in target {target!r}")
     return host, int(port)
 
@@ -201,7 +234,7 @@ def _time_left(deadline: float) -> float:
 
 def open_socket(host: str, port: int, socktype: int, deadline: float) -> socket.socket:
     """Resolve and connect; for UDP connecting makes ICMP errors surface on recv."""
-    family, _, _, _, addr = socket.getaddrinfo(host, port, 0, socktype)[0]
+    family, _, _, _, addr = resolve(host, port, socktype, deadline)
     sock = socket.socket(family, socktype)
     try:
         sock.settimeout(_time_left(deadline))
@@ -237,7 +270,7 @@ class TcpProbe:
         self.deadline = self.started + self.probe.timeout
         try:
             host, port = split_hostport(self.probe.target)
-            family, _, _, _, addr = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
+            family, _, _, _, addr = resolve(host, port, socket.SOCK_STREAM, self.deadline)
             self.sock = socket.socket(family, socket.SOCK_STREAM)
             self.sock.setblocking(False)
             code = self.sock.connect_ex(addr)
@@ -488,9 +521,13 @@ def run_batch(probes: list[Probe]) -> list[dict[str, Any]]:
 
 
 def _timeout(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 3600:
+    """A timeout shorter than a round trip would call an open port dropped, and a deny passes
+    on dropped: refuse it rather than let it pose as one."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not number or not MIN_TIMEOUT <= value <= 3600:
         raise ProbeError(
-            f"{where}: timeout must be a number of seconds in (0, 3600], not {value!r}"
+            f"{where}: timeout must be a number of seconds in [{MIN_TIMEOUT:g}, 3600], "
+            f"not {value!r}"
         )
     return float(value)
 
@@ -500,6 +537,8 @@ def _check_target(kind: str, target: str, opts: dict[str, Any]) -> None:
     if kind in ("tcp", "udp"):
         split_hostport(target)
     elif kind == "http":
+        if "ca" in opts and not os.path.isfile(opts["ca"]):
+            raise ProbeError(f'"ca" file {opts["ca"]!r} does not exist or is not a file')
         url = urlsplit(target)
         if url.scheme not in ("http", "https") or not url.hostname:
             raise ProbeError(f"bad URL {target!r}: expected http://host[:port]/path or https://")
@@ -573,6 +612,8 @@ def probe_main(data: bytes) -> tuple[dict[str, Any], int]:
     except ValueError as exc:
         message = "no JSON document on stdin" if not data.strip() else f"invalid JSON: {exc}"
         return {"error": message}, 2
+    except RecursionError:
+        return {"error": "invalid JSON: nested too deeply"}, 2
     try:
         probes = parse_batch(doc)
     except ProbeError as exc:
@@ -676,7 +717,7 @@ class HTTPHandler(BaseHTTPRequestHandler):
 
     def reply(self) -> None:
         length = self.headers.get("Content-Length", "")
-        if length.isdigit():
+        if is_port_number(length):
             self.rfile.read(min(int(length), MAX_BODY))
         wanted = re.match(r"/status/(\d{3})(?:[/?]|$)", self.path)
         status = int(wanted.group(1)) if wanted and 200 <= int(wanted.group(1)) < 600 else 200
@@ -762,7 +803,7 @@ def port_list(text: str) -> list[int]:
     ports = []
     for item in text.split(","):
         item = item.strip()
-        if not item.isdigit() or int(item) > 65535:
+        if not is_port_number(item) or int(item) > 65535:
             raise argparse.ArgumentTypeError(f"bad port {item!r} in {text!r}")
         ports.append(int(item))
     return ports

@@ -359,6 +359,10 @@ def test_decode_dns_response_rcode_and_truncation() -> None:
         ('{"probes": [], "timeout": 1, "extra": 1}', 'unknown key(s) next to "probes": extra'),
         ('[{"tcp": "127.0.0.1:80"}, 5]', "probe 1: expected an object"),
         ('[{"id": "x", "udp": "127.0.0.1"}]', 'probe 0 (id "x"): no port'),
+        ('{"tcp": "127.0.0.1:80", "timeout": 1e-9}', "timeout must be a number of seconds in [0.1"),
+        ('{"tcp": "127.0.0.1:\u0668\u0660"}', "bad port"),
+        ('{"http": "https://127.0.0.1/", "ca": "/nonexistent/ca.pem"}', "'/nonexistent/ca.pem'"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
     ],
 )
 def test_malformed_input_exits_2_naming_the_problem(stdin: str, message: str) -> None:
@@ -771,3 +775,23 @@ def test_help(args: list[str]) -> None:
     )
     assert proc.returncode == 0
     assert proc.stdout.startswith("usage: agent.py")
+
+
+def test_serve_refuses_ports_in_other_scripts_digits() -> None:
+    done = subprocess.run(
+        [sys.executable, AGENT, "serve", "--tcp", "\u0668\u0660"], capture_output=True, text=True
+    )
+    assert done.returncode == 2 and "bad port" in done.stderr
+
+
+def test_name_resolution_is_bounded_by_the_probe_timeout(monkeypatch) -> None:
+    def slow_lookup(*args: Any) -> list:
+        time.sleep(3)
+        return []
+
+    monkeypatch.setattr(agent.socket, "getaddrinfo", slow_lookup)
+    probe = agent.parse_probe({"tcp": "slow.example:80", "timeout": 0.3}, 0, 1.0)
+    start = time.monotonic()
+    [result] = agent.run_batch([probe])
+    assert time.monotonic() - start < 1.5
+    assert result["verdict"] == "unreachable" and "timed out" in result["detail"]
