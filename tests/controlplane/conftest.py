@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.prerequisites import skip_or_stop
 from netconform.kube import Kube
 from netconform.offline.gobuild import binary_path
 from tests.controlplane import harness
@@ -38,10 +39,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     reason = unavailable() if ours else None
     if not reason:
         return
-    if os.environ.get("CI") == "true":
-        raise pytest.UsageError(f"CI must run the control-plane tests, but {reason}")
-    for item in ours:
-        item.add_marker(pytest.mark.skip(reason=reason))
+    skip_or_stop(ours, "the control-plane tests", reason)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 
+from fixtures.prerequisites import skip_or_stop
 from tests.lab.topology import sweep_stale
 
 TOOLS = {
@@ -31,10 +32,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     lab_items = [item for item in items if item.get_closest_marker("lab")]
     if not reason or not lab_items:
         return
-    if os.environ.get("CI") == "true":
-        raise pytest.UsageError(f"CI must run the lab tests, but {reason}")
-    for item in lab_items:
-        item.add_marker(pytest.mark.skip(reason=reason))
+    skip_or_stop(lab_items, "the lab tests", reason)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,8 +1,7 @@
-"""Tests of kind on this machine (marker `localcluster`, run by `make test-local`).
-
-They need Debian's Docker engine; the cluster tests also need the images that
-`make local-images` builds (hours on two cores, so CI does not build them).
-"""
+"""Tests of kind on this machine (marker `localcluster`, `make test-local`): the engine, a
+cluster's lifecycle, pod exec and broken policies caught on real Cilium. They need the
+engine and the images `make local-images` builds; CI runs them, so there a missing engine
+stops the run."""
 
 from __future__ import annotations
 
@@ -11,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.prerequisites import skip_or_stop
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.localcluster)
-            if not shutil.which("dockerd"):
-                reason = (
-                    "Debian's Docker engine is missing: apt-get install docker.io containerd runc"
-                )
-                item.add_marker(pytest.mark.skip(reason=reason))
+    ours = [item for item in items if here in Path(str(item.fspath)).parents]
+    for item in ours:
+        item.add_marker(pytest.mark.localcluster)
+    if not shutil.which("dockerd"):
+        reason = "Debian's Docker engine is missing: run make docker-up (installs it as root)"
+        skip_or_stop(ours, "the local-cluster tests", reason)

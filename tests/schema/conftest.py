@@ -6,10 +6,9 @@ never pass by skipping, so there a missing schema directory stops the run.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
+from fixtures.prerequisites import skip_or_stop
 from tests.schema.validation import HELM_VALUES, MANIFESTS, Schemas, crd_dir
 
 
@@ -24,10 +23,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not needing or directory.is_dir():
         return
     reason = f"upstream schemas not found at {directory}: set NETCONFORM_CRDS"
-    if os.environ.get("CI", "").lower() == "true":
-        raise pytest.UsageError(reason)
-    for item in needing:
-        item.add_marker(pytest.mark.skip(reason=reason))
+    skip_or_stop(needing, "the schema tests", reason)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
