@@ -112,7 +112,7 @@ def resolve(host: str, port: int, socktype: int, deadline: float) -> tuple:
     def lookup() -> None:
         try:
             found.append(socket.getaddrinfo(host, port, 0, socktype)[0])
-        except OSError as exc:
+        except Exception as exc:
             found.append(exc)
 
     worker = threading.Thread(target=lookup, daemon=True)

@@ -787,7 +787,7 @@ def test_serve_refuses_ports_in_other_scripts_digits() -> None:
 def test_name_resolution_is_bounded_by_the_probe_timeout(monkeypatch) -> None:
     def slow_lookup(*args: Any) -> list:
         time.sleep(3)
-        return []
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("198.18.0.1", 80))]
 
     monkeypatch.setattr(agent.socket, "getaddrinfo", slow_lookup)
     probe = agent.parse_probe({"tcp": "slow.example:80", "timeout": 0.3}, 0, 1.0)
