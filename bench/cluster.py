@@ -19,17 +19,17 @@ import sys
 import time
 from pathlib import Path
 
-from netconform import cluster, outside
+from netconform import cluster, external_targets
 from netconform.checks.reachability import flapping_cells, wrong_cells
 from netconform.convergence import Convergence
+from netconform.engine import ReachabilityEngine
 from netconform.kube import Kube
-from netconform.matrix import Cell, Expected, by_placement, expected_from_spec, restrict
+from netconform.matrix import Cell, ExpectedMatrix, by_placement, expected_matrix, restrict
 from netconform.podexec import PodExec
 from netconform.policy_run import PolicyRun, Target
 from netconform.probing import MatrixProber
-from netconform.reachability import Reachability
 from netconform.spec import load
-from netconform.workloads import Layout
+from netconform.workloads import RunNamespaces
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,19 +58,19 @@ def main() -> int:
         print(f"no kind cluster {arch.cluster.name}: run netconform cluster up first")
         return 2
     kube = Kube.from_kubeconfig(workdir / "kubeconfig")
-    layout = Layout(secrets.token_hex(3))
+    layout = RunNamespaces(secrets.token_hex(3))
     image = cluster.probe_image(versions)
-    externals = outside.start(arch, layout.run, image)
+    externals = external_targets.start(arch, layout.run, image)
     run = PolicyRun(Target(kube, None, True), arch, layout, image, externals)
     try:
         run.deploy()
         run.wait_ready()
         run.apply_policies()
         prober = run.prober(args.timeout)
-        spec_cells = expected_from_spec(arch)
+        spec_cells = expected_matrix(arch)
         known = [c for c in spec_cells.cells if c.destination in prober.addresses]
-        expected: Expected = by_placement(restrict(spec_cells, known), prober.placed)
-        converged = Reachability(prober, Convergence(timeout=120)).check(expected)
+        expected: ExpectedMatrix = by_placement(restrict(spec_cells, known), prober.placed)
+        converged = ReachabilityEngine(prober, Convergence(timeout=120)).check(expected)
         if not converged.ok:
             print(converged)
             return 1
@@ -101,7 +101,7 @@ def main() -> int:
         )
         return 0 if not wrong and not flapping else 1
     finally:
-        outside.stop(layout.run, externals)
+        external_targets.stop(layout.run, externals)
         run.cleanup()
 
 

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 from netconform.checks.reachability import flapping_cells, wrong_cells
-from netconform.matrix import DENIED, expected_from_spec
-from netconform.probing import MatrixProber, Observed
+from netconform.matrix import DENIED, Observed, expected_matrix
+from netconform.probing import MatrixProber
 from netconform.spec import load
 from tests.lab.policy_lab import policy_lab
 
@@ -35,7 +35,7 @@ def main() -> int:
     args = parser.parse_args()
 
     arch = load(args.spec)
-    expected = expected_from_spec(arch)
+    expected = expected_matrix(arch)
     denied = expected.count(DENIED)
     print(
         f"matrix: {len(expected.cells)} probes, {denied} expected dropped "

@@ -94,7 +94,7 @@ def _clean(args: argparse.Namespace) -> int:
     from kubernetes.config import ConfigException
     from urllib3.exceptions import MaxRetryError
 
-    from netconform import outside
+    from netconform import external_targets
     from netconform.kube import Kube
     from netconform.policy_run import remove_leftovers
 
@@ -116,7 +116,7 @@ def _clean(args: argparse.Namespace) -> int:
     except (ConfigException, OSError, ApiException, MaxRetryError) as error:
         print(f"netconform: no cluster cleaned ({type(error).__name__}: {error})".splitlines()[0])
         removed = []
-    removed += outside.remove_leftovers()
+    removed += external_targets.remove_leftovers()
     print("\n".join(f"removed {item}" for item in removed) or "netconform: nothing left to clean")
     return 0
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from netconform import policies, workloads
 from netconform.kube import MANAGED_BY, Manifest
 from netconform.spec import Architecture
-from netconform.workloads import Layout
+from netconform.workloads import RunNamespaces
 
 CILIUM = "cilium.io/v2"
 ADVERTISE_LABEL = {"netconform.io/advertise": "bgp"}
@@ -108,11 +108,11 @@ def bgp(arch: Architecture) -> list[Manifest]:
 
 
 def render_all(
-    arch: Architecture, layout: Layout | None = None, image: str = "python:3"
+    arch: Architecture, layout: RunNamespaces | None = None, image: str = "python:3"
 ) -> list[Manifest]:
     """Every manifest the suite renders for this architecture: probe workloads, reference
     policies, LB pools and BGP."""
-    layout = layout or Layout("render")
+    layout = layout or RunNamespaces("render")
     return [
         *workloads.render(arch, layout, image),
         *policies.render(arch, layout),

@@ -65,7 +65,19 @@ class Cell:
 
 
 @dataclass(frozen=True)
-class Expected:
+class Observation:
+    """What one probe of a cell saw: the agent's verdict and its detail."""
+
+    verdict: str
+    detail: str = ""
+    elapsed_ms: float | None = None
+
+
+Observed = Mapping[Cell, Observation]
+
+
+@dataclass(frozen=True)
+class ExpectedMatrix:
     cells: Mapping[Cell, Expect]
 
     @property
@@ -91,7 +103,7 @@ def _destination_order(endpoint: Endpoint) -> tuple[int, str]:
     return _KIND_ORDER[endpoint.kind], endpoint.name
 
 
-def workloads(arch: Architecture) -> list[Endpoint]:
+def workload_endpoints(arch: Architecture) -> list[Endpoint]:
     return [
         Endpoint(f"{env}/{name}", "workload", name, env)
         for name, group in arch.groups.items()
@@ -114,7 +126,7 @@ def workload_ports(arch: Architecture) -> list[PortSpec]:
 
 def _destinations(arch: Architecture) -> list[tuple[Endpoint, list[PortSpec]]]:
     ports = workload_ports(arch)
-    found: list[tuple[Endpoint, list[PortSpec]]] = [(w, ports) for w in workloads(arch)]
+    found: list[tuple[Endpoint, list[PortSpec]]] = [(w, ports) for w in workload_endpoints(arch)]
     found += [(Endpoint(n, "service", n), s.ports) for n, s in arch.services.items()]
     found += [(Endpoint(n, "external", n), e.ports) for n, e in arch.externals.items()]
     return found
@@ -136,11 +148,11 @@ def _permits(flow: Flow, source: Endpoint, destination: Endpoint, port: PortSpec
     return destination.kind != "workload" or flow.across_environments or same_env
 
 
-def expected_from_spec(arch: Architecture) -> Expected:
+def expected_matrix(arch: Architecture) -> ExpectedMatrix:
     """Every workload probes every other endpoint on every port that matters there."""
     default = DENIED if arch.policy.default == "deny" else ALLOWED
     cells: dict[Cell, Expect] = {}
-    for source in workloads(arch):
+    for source in workload_endpoints(arch):
         for destination, ports in _destinations(arch):
             if destination == source:
                 continue
@@ -149,12 +161,12 @@ def expected_from_spec(arch: Architecture) -> Expected:
                     _permits(flow, source, destination, port) for flow in arch.policy.flows
                 )
                 cells[Cell(source, destination, port)] = ALLOWED if allowed else default
-    return Expected(cells)
+    return ExpectedMatrix(cells)
 
 
 def by_placement(
-    expected: Expected, placements: Iterable[tuple[Endpoint, Endpoint, str]]
-) -> Expected:
+    expected: ExpectedMatrix, placements: Iterable[tuple[Endpoint, Endpoint, str]]
+) -> ExpectedMatrix:
     """Each cell between two workloads once per placement their pods offer (same node,
     other node); cells without one stay as they are."""
     offered: dict[tuple[Endpoint, Endpoint], list[str]] = defaultdict(list)
@@ -164,10 +176,10 @@ def by_placement(
     for cell, expect in expected.cells.items():
         for placement in offered.get((cell.source, cell.destination)) or [cell.placement]:
             cells[replace(cell, placement=placement)] = expect
-    return Expected(cells)
+    return ExpectedMatrix(cells)
 
 
-def restrict(expected: Expected, keep: Iterable[Cell]) -> Expected:
+def restrict(expected: ExpectedMatrix, keep: Iterable[Cell]) -> ExpectedMatrix:
     """A sub-matrix, for suites that look at one slice (an environment, egress)."""
     wanted = set(keep)
-    return Expected({cell: e for cell, e in expected.cells.items() if cell in wanted})
+    return ExpectedMatrix({cell: e for cell, e in expected.cells.items() if cell in wanted})

@@ -15,9 +15,9 @@ import ipaddress
 from collections.abc import Iterator, Mapping
 
 from netconform.kube import Manifest
-from netconform.matrix import Endpoint, workloads
+from netconform.matrix import Endpoint, workload_endpoints
 from netconform.spec import WILDCARD, Architecture, Flow, PortSpec
-from netconform.workloads import ENV_LABEL, RUN_LABEL, Layout
+from netconform.workloads import ENV_LABEL, RUN_LABEL, RunNamespaces
 
 CILIUM = "cilium.io/v2"
 NAMESPACE_LABEL = f"k8s:io.cilium.k8s.namespace.labels.{ENV_LABEL}"
@@ -86,7 +86,7 @@ def _egress(arch: Architecture, me: Endpoint, externals: Mapping[str, str]) -> I
                 yield {"toEndpoints": peers, "toPorts": _to_ports(flow.ports)}
 
 
-def _default_deny(arch: Architecture, layout: Layout, clusterwide: bool) -> list[Manifest]:
+def _default_deny(arch: Architecture, layout: RunNamespaces, clusterwide: bool) -> list[Manifest]:
     # An empty rule selects nothing: the selected endpoints are in default deny both ways.
     deny_all = {"ingress": [{}], "egress": [{}]}
     labels = layout.labels()
@@ -116,7 +116,7 @@ def _default_deny(arch: Architecture, layout: Layout, clusterwide: bool) -> list
 
 def render(
     arch: Architecture,
-    layout: Layout,
+    layout: RunNamespaces,
     externals: Mapping[str, str] | None = None,
     clusterwide: bool = True,
 ) -> list[Manifest]:
@@ -125,7 +125,7 @@ def render(
     default deny is one namespaced policy per environment: no cluster-scoped change."""
     labels = layout.labels()
     rendered = _default_deny(arch, layout, clusterwide) if arch.policy.default == "deny" else []
-    for me in workloads(arch):
+    for me in workload_endpoints(arch):
         assert me.environment is not None
         ingress, egress = list(_ingress(arch, me)), list(_egress(arch, me, externals or {}))
         spec: Manifest = {"endpointSelector": {"matchLabels": dict(arch.groups[me.group].labels)}}

@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 
 from netconform import policies, workloads
 from netconform.kube import MANAGED_BY_SELECTOR, Kube, Manifest, documents, recent_events
-from netconform.matrix import CROSS_NODE, SAME_NODE, Endpoint
-from netconform.matrix import workloads as workload_endpoints
+from netconform.matrix import CROSS_NODE, SAME_NODE, Endpoint, workload_endpoints
 from netconform.podexec import PodExec
 from netconform.probing import MatrixProber, ProbeSite
 from netconform.spec import Architecture
-from netconform.workloads import AGENT_ARGV, GROUP_LABEL, RUN_LABEL, Layout
+from netconform.workloads import AGENT_ARGV, GROUP_LABEL, RUN_LABEL, RunNamespaces
 
 log = logging.getLogger(__name__)
 CLUSTER_SCOPED_POLICY = ("cilium.io/v2", "CiliumClusterwideNetworkPolicy")
@@ -47,7 +46,7 @@ class Target:
 class PolicyRun:
     target: Target
     arch: Architecture
-    layout: Layout
+    layout: RunNamespaces
     image: str
     externals: Mapping[str, str] = field(default_factory=dict)
     applied_policies: list[Manifest] = field(default_factory=list)

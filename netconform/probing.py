@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netconform.exec import Exec, ExecTimeout
-from netconform.matrix import NO_ANSWER, Cell, Endpoint
+from netconform.matrix import NO_ANSWER, Cell, Endpoint, Observation
 from netconform.spec import PortSpec
 
 DNS_UDP = PortSpec(53, "UDP")
@@ -28,16 +28,6 @@ class ProbeSite:
 
     exec: Exec
     agent: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Observation:
-    verdict: str
-    detail: str = ""
-    elapsed_ms: float | None = None
-
-
-Observed = Mapping[Cell, Observation]
 
 
 def _host_port(address: str, port: int) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netconform.kube import MANAGED_BY, Manifest
-from netconform.matrix import Endpoint, workload_ports, workloads
+from netconform.matrix import Endpoint, workload_endpoints, workload_ports
 from netconform.spec import Architecture, PortSpec
 
 AGENT_FILE = Path(__file__).with_name("agent.py")
@@ -26,7 +26,7 @@ MIN_REPLICAS = 2
 
 
 @dataclass(frozen=True)
-class Layout:
+class RunNamespaces:
     """Where a run's objects go: one namespace per environment, named after the run."""
 
     run: str
@@ -47,7 +47,7 @@ def _agent_args(ports: list[PortSpec]) -> list[str]:
     return args
 
 
-def render(arch: Architecture, layout: Layout, image: str) -> list[Manifest]:
+def render(arch: Architecture, layout: RunNamespaces, image: str) -> list[Manifest]:
     labels = layout.labels()
     ports = workload_ports(arch)
     out: list[Manifest] = []
@@ -72,7 +72,7 @@ def render(arch: Architecture, layout: Layout, image: str) -> list[Manifest]:
                 "data": {"agent.py": AGENT_FILE.read_text()},
             }
         )
-    for endpoint in workloads(arch):
+    for endpoint in workload_endpoints(arch):
         out += _group(arch, endpoint, layout, image, ports)
     return out
 
@@ -83,7 +83,7 @@ def _readiness(ports: list[PortSpec]) -> Manifest:
 
 
 def _group(
-    arch: Architecture, endpoint: Endpoint, layout: Layout, image: str, ports: list[PortSpec]
+    arch: Architecture, endpoint: Endpoint, layout: RunNamespaces, image: str, ports: list[PortSpec]
 ) -> list[Manifest]:
     assert endpoint.environment is not None
     namespace = layout.namespace(endpoint.environment)

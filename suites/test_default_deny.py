@@ -15,6 +15,4 @@ def test_only_declared_flows_once_policies_apply(reachability, with_policies):
 
 
 def test_egress_to_the_world_is_denied_unless_allowed(reachability, with_policies):
-    reachability.expect_matrix_from_spec().only(
-        lambda cell: cell.destination.kind == "external"
-    ).denied().assert_converges()
+    reachability.expect_matrix_from_spec().to_externals().only_denied().assert_converges()

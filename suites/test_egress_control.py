@@ -6,6 +6,4 @@ pytestmark = [pytest.mark.policies, pytest.mark.egress, pytest.mark.xdist_group(
 
 
 def test_only_declared_egress(reachability, with_policies):
-    reachability.expect_matrix_from_spec().only(
-        lambda cell: cell.destination.kind == "external"
-    ).assert_converges()
+    reachability.expect_matrix_from_spec().to_externals().assert_converges()

@@ -10,9 +10,4 @@ pytestmark = [
 
 
 def test_no_flow_crosses_environments_unless_declared(reachability, with_policies):
-    reachability.expect_matrix_from_spec().only(
-        lambda cell: (
-            cell.destination.kind == "workload"
-            and cell.source.environment != cell.destination.environment
-        )
-    ).assert_converges()
+    reachability.expect_matrix_from_spec().across_environments().assert_converges()

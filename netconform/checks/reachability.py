@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from netconform.matrix import Cell, Endpoint, Expected
-from netconform.probing import Observed
+from netconform.matrix import Cell, Endpoint, ExpectedMatrix, Observed
 from netconform.spec import PortSpec
 from netconform.verdict import Verdict
 
@@ -39,7 +38,7 @@ def symbol(verdict: str) -> str:
     return _SYMBOLS.get(verdict, "?")
 
 
-def wrong_cells(expected: Expected, observed: Observed) -> list[Cell]:
+def wrong_cells(expected: ExpectedMatrix, observed: Observed) -> list[Cell]:
     return [
         cell
         for cell, expect in sorted(expected.cells.items())
@@ -47,7 +46,7 @@ def wrong_cells(expected: Expected, observed: Observed) -> list[Cell]:
     ]
 
 
-def flapping_cells(expected: Expected, window: Sequence[Observed]) -> list[Cell]:
+def flapping_cells(expected: ExpectedMatrix, window: Sequence[Observed]) -> list[Cell]:
     return [
         cell
         for cell in sorted(expected.cells)
@@ -56,7 +55,7 @@ def flapping_cells(expected: Expected, window: Sequence[Observed]) -> list[Cell]
 
 
 def check_matrix(
-    expected: Expected,
+    expected: ExpectedMatrix,
     history: Sequence[Observed],
     consistent_rounds: int,
     probe_timeout: float,
@@ -94,14 +93,14 @@ def check_matrix(
     )
 
 
-def _numbering(expected: Expected) -> dict[Endpoint, int]:
+def _numbering(expected: ExpectedMatrix) -> dict[Endpoint, int]:
     ordered = [*expected.sources]
     ordered += [d for d in expected.destinations if d not in ordered]
     return {endpoint: i for i, endpoint in enumerate(ordered, start=1)}
 
 
 def _grids(
-    expected: Expected,
+    expected: ExpectedMatrix,
     observed: Observed,
     view: tuple[PortSpec, str],
     wrong: set[Cell],
@@ -155,7 +154,7 @@ def _listing(
     wrong: list[Cell],
     flapping: list[Cell],
     window: Sequence[Observed],
-    expected: Expected,
+    expected: ExpectedMatrix,
     explain: Callable[[Cell], Sequence[str]],
 ) -> str:
     lines: list[str] = []

@@ -14,7 +14,7 @@ import yaml
 from netconform.kube import Kube
 from netconform.policy_run import CLUSTER_SCOPED_POLICY, PolicyRun, Target, remove_leftovers
 from netconform.spec import load
-from netconform.workloads import RUN_LABEL, Layout
+from netconform.workloads import RUN_LABEL, RunNamespaces
 
 ROOT = Path(__file__).resolve().parents[2]
 ARCH = load(ROOT / "architecture.yaml")
@@ -26,7 +26,7 @@ def policy_run(kube: Kube, allow_cluster_changes: bool, arch=ARCH) -> PolicyRun:
     return PolicyRun(
         target,
         arch,
-        Layout(uuid.uuid4().hex[:6]),
+        RunNamespaces(uuid.uuid4().hex[:6]),
         "python:3.13-slim",
         {"partner-api": "198.18.200.10"},
     )

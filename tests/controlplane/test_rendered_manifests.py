@@ -16,10 +16,10 @@ import pytest
 from netconform.kube import Kube, KubeError
 from netconform.manifests import render_all
 from netconform.spec import load
-from netconform.workloads import Layout
+from netconform.workloads import RunNamespaces
 
 ROOT = Path(__file__).resolve().parents[2]
-RENDERED = render_all(load(ROOT / "architecture.yaml"), Layout("dryrun"))
+RENDERED = render_all(load(ROOT / "architecture.yaml"), RunNamespaces("dryrun"))
 NAMESPACES = [m for m in RENDERED if m["kind"] == "Namespace"]
 REST = [m for m in RENDERED if m["kind"] != "Namespace"]
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netconform.matrix import ALLOWED, Cell, Endpoint, Expected
+from netconform.matrix import ALLOWED, Cell, Endpoint, ExpectedMatrix
 from netconform.probing import MatrixProber, ProbeSite
 from netconform.spec import Architecture
 from tests.lab.topology import Host, Lab
@@ -36,7 +36,7 @@ def lab_address(arch: Architecture, endpoint: Endpoint, index: int) -> str:
 @dataclass
 class PolicyLab:
     lab: Lab
-    expected: Expected
+    expected: ExpectedMatrix
     hosts: dict[Endpoint, Host]
     actions: dict[Cell, str] = field(default_factory=dict)
 
@@ -77,7 +77,7 @@ class PolicyLab:
 
 
 @contextmanager
-def policy_lab(arch: Architecture, expected: Expected) -> Iterator[PolicyLab]:
+def policy_lab(arch: Architecture, expected: ExpectedMatrix) -> Iterator[PolicyLab]:
     endpoints = sorted({c.source for c in expected.cells} | {c.destination for c in expected.cells})
     tcp = sorted({c.port.port for c in expected.cells if c.port.protocol == "TCP"})
     udp = sorted({c.port.port for c in expected.cells if c.port.protocol == "UDP"})

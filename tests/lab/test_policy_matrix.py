@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 from netconform.convergence import Convergence
-from netconform.matrix import ALLOWED, DENIED, Cell, expected_from_spec, restrict
-from netconform.probing import Observed
-from netconform.reachability import Reachability
+from netconform.engine import ReachabilityEngine
+from netconform.matrix import ALLOWED, DENIED, Cell, Observed, expected_matrix, restrict
 from netconform.spec import load
 from tests.lab.policy_lab import PolicyLab, policy_lab
 
@@ -22,7 +21,7 @@ pytestmark = pytest.mark.lab
 
 ROOT = Path(__file__).resolve().parents[2]
 ARCH = load(ROOT / "architecture.yaml")
-EXPECTED = expected_from_spec(ARCH)
+EXPECTED = expected_matrix(ARCH)
 PROBE_TIMEOUT = 0.8
 SETTLE = Convergence(timeout=2, consistent_rounds=2)
 
@@ -58,7 +57,7 @@ def test_matrix_is_big_and_mostly_denied() -> None:
 
 
 def test_healthy_lab_passes(healthy: PolicyLab) -> None:
-    verdict = Reachability(healthy.prober(PROBE_TIMEOUT), SETTLE).check(EXPECTED)
+    verdict = ReachabilityEngine(healthy.prober(PROBE_TIMEOUT), SETTLE).check(EXPECTED)
     assert verdict.ok, str(verdict)
     assert f"all {len(EXPECTED.cells)} cells as expected" in verdict.summary
 
@@ -89,7 +88,7 @@ def test_mutation_fails_naming_exactly_that_cell(healthy: PolicyLab, mutation: s
     pick, action, words = MUTATIONS[mutation]
     cell = pick()
     healthy.apply({**healthy.healthy(), cell: action})
-    verdict = Reachability(healthy.prober(PROBE_TIMEOUT), SETTLE).check(EXPECTED)
+    verdict = ReachabilityEngine(healthy.prober(PROBE_TIMEOUT), SETTLE).check(EXPECTED)
     assert not verdict.ok
     assert verdict.summary.startswith(f"reachability: 1 of {len(EXPECTED.cells)} cells wrong")
     lines = wrong_lines(verdict.evidence)
@@ -116,7 +115,9 @@ def test_a_flow_that_flips_between_rounds_is_reported_flapping(healthy: PolicyLa
     flipping = Flipping(healthy, cell)
     prober = healthy.prober(PROBE_TIMEOUT)
     prober.observe = flipping.observe  # type: ignore[method-assign]
-    verdict = Reachability(prober, Convergence(timeout=4, consistent_rounds=3)).check(EXPECTED)
+    verdict = ReachabilityEngine(prober, Convergence(timeout=4, consistent_rounds=3)).check(
+        EXPECTED
+    )
     assert not verdict.ok and flipping.rounds >= 3
     assert "1 flapping" in verdict.summary
     assert wrong_lines(verdict.evidence)[-1].startswith(
@@ -126,5 +127,5 @@ def test_a_flow_that_flips_between_rounds_is_reported_flapping(healthy: PolicyLa
 
 def test_a_restricted_matrix_checks_only_its_slice(healthy: PolicyLab) -> None:
     egress = restrict(EXPECTED, (c for c in EXPECTED.cells if c.destination.kind == "external"))
-    verdict = Reachability(healthy.prober(PROBE_TIMEOUT), SETTLE).check(egress)
+    verdict = ReachabilityEngine(healthy.prober(PROBE_TIMEOUT), SETTLE).check(egress)
     assert verdict.ok and f"all {len(egress.cells)} cells" in verdict.summary

@@ -13,8 +13,8 @@ import pytest
 
 from netconform import policies
 from netconform.convergence import Convergence
+from netconform.engine import ReachabilityEngine
 from netconform.policy_run import PolicyRun
-from netconform.reachability import Reachability
 from netconform.spec import Architecture, Flow
 from netconform.verdict import Verdict
 
@@ -38,7 +38,7 @@ def judge_policies_of(arch: Architecture, reachability, policy_run: PolicyRun) -
     policy_run.apply_policies(broken)
     engine = reachability.engine
     try:
-        return Reachability(engine.prober, BROKEN, engine.evidence).check(
+        return ReachabilityEngine(engine.prober, BROKEN, engine.evidence).check(
             reachability.expect_matrix_from_spec().matrix
         )
     finally:

@@ -14,14 +14,14 @@ from netconform.matrix import (
     Cell,
     Endpoint,
     by_placement,
-    expected_from_spec,
+    expected_matrix,
     restrict,
 )
 from netconform.spec import PortSpec, load
 
 ROOT = Path(__file__).resolve().parents[2]
 ARCH = load(ROOT / "architecture.yaml")
-EXPECTED = expected_from_spec(ARCH)
+EXPECTED = expected_matrix(ARCH)
 
 
 def endpoint(name: str) -> Endpoint:
@@ -69,7 +69,7 @@ def test_default_allow_turns_undeclared_cells_allowed() -> None:
     permissive = ARCH.model_copy(
         update={"policy": ARCH.policy.model_copy(update={"default": "allow"})}
     )
-    assert set(expected_from_spec(permissive).cells.values()) == {ALLOWED}
+    assert set(expected_matrix(permissive).cells.values()) == {ALLOWED}
 
 
 def test_restrict_keeps_only_the_named_cells() -> None:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from netconform.checks.reachability import check_matrix
-from netconform.matrix import ALLOWED, DENIED, Cell, Endpoint, Expected
-from netconform.probing import Observation
+from netconform.matrix import ALLOWED, DENIED, Cell, Endpoint, ExpectedMatrix, Observation
 from netconform.spec import PortSpec
 
 FE = Endpoint("prod/frontend", "workload", "frontend", "prod")
 BE = Endpoint("prod/backend", "workload", "backend", "prod")
 DB = Endpoint("prod/db", "workload", "db", "prod")
 P = PortSpec(5432, "TCP")
-EXPECTED = Expected(
+EXPECTED = ExpectedMatrix(
     {
         Cell(FE, BE, P): DENIED,
         Cell(FE, DB, P): DENIED,
@@ -90,7 +89,7 @@ def test_grid_marks_the_wrong_cell_in_all_three_tables() -> None:
 
 def test_a_wrong_cell_says_whether_its_pods_share_a_node() -> None:
     cross = Cell(FE, BE, P, "cross-node")
-    expected = Expected({cross: DENIED, Cell(FE, BE, P, "same-node"): DENIED})
+    expected = ExpectedMatrix({cross: DENIED, Cell(FE, BE, P, "same-node"): DENIED})
     seen = {c: Observation("dropped") for c in expected.cells} | {cross: Observation("refused")}
     verdict = check_matrix(expected, [seen], 1, 1.0, lambda cell: [])
     assert not verdict.ok

@@ -12,7 +12,7 @@ from netconform.spec import load, parse
 
 ROOT = Path(__file__).resolve().parents[2]
 ARCH = load(ROOT / "architecture.yaml")
-LAYOUT = workloads.Layout("ab12")
+LAYOUT = workloads.RunNamespaces("ab12")
 
 
 def by_kind(manifests: list[dict], kind: str) -> list[dict]:

@@ -7,14 +7,14 @@ from collections.abc import Callable, Sequence
 
 from netconform.checks.reachability import check_matrix, wrong_cells
 from netconform.convergence import Convergence, converge
-from netconform.matrix import Cell, Expected
-from netconform.probing import MatrixProber, Observed
+from netconform.matrix import Cell, ExpectedMatrix, Observed
+from netconform.probing import MatrixProber
 from netconform.verdict import Verdict
 
 log = logging.getLogger(__name__)
 
 
-class Reachability:
+class ReachabilityEngine:
     def __init__(
         self,
         prober: MatrixProber,
@@ -32,7 +32,7 @@ class Reachability:
             *(self.evidence(cell) if self.evidence else []),
         ]
 
-    def check(self, expected: Expected) -> Verdict:
+    def check(self, expected: ExpectedMatrix) -> Verdict:
         def observe() -> Observed:
             return self.prober.observe(expected.cells)
 
