@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: help venv tools preflight docker-up docker-down local-images test-local check check-controlplane controlplane lint test test-policies bench clean
+.PHONY: help venv tools manifests preflight docker-up docker-down local-images test-local check check-controlplane controlplane lint test test-policies bench clean
 
 help:
 	@echo "make check          the suite's own tests: lint, unit, lab (root), schema"
@@ -16,6 +16,7 @@ help:
 	@echo "   IMAGES=local       ... from images built here (no registry access; make docker-up first)"
 	@echo "make test-policies  only the network policy suites"
 	@echo "make bench          what a matrix pass costs (lab, root)"
+	@echo "make manifests      write the reference manifests of architecture.yaml into manifests/"
 	@echo "make lint           ruff"
 	@echo "make tools          pinned kind, kubectl and helm into .bin/"
 	@echo "make docker-up / docker-down   a local Docker engine for kind without registry access"
@@ -77,6 +78,10 @@ test: preflight
 test-policies: preflight
 	@mkdir -p reports
 	$(SUITES) -m policies --junitxml=reports/policies.xml
+
+# The reference manifests of architecture.yaml as files (a staleness test keeps them current).
+manifests: venv
+	$(PY) -m netconform.cli manifests --out manifests
 
 bench: venv
 	$(PY) -m bench.cli

@@ -54,6 +54,23 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _manifests(args: argparse.Namespace) -> int:
+    """Write the reference manifests; generated files no longer produced are removed."""
+    from netconform.manifests import GENERATED, reference_files
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    files = reference_files(_spec(args))
+    for stale in sorted(out.glob("*.yaml")):
+        if stale.name not in files and stale.read_text().startswith(GENERATED):
+            stale.unlink()
+            print(f"removed {stale}")
+    for name, text in files.items():
+        (out / name).write_text(text)
+        print(f"wrote {out / name}")
+    return 0
+
+
 def _cluster(args: argparse.Namespace) -> int:
     arch = _spec(args)
     versions = cluster.load_versions()
@@ -141,6 +158,11 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "render", parents=[spec_after], help="print the Cilium manifests rendered from the spec"
     ).set_defaults(run=_render)
+    manifests = commands.add_parser(
+        "manifests", parents=[spec_after], help="write the reference manifests as files"
+    )
+    manifests.add_argument("--out", default="manifests", help="directory (default: %(default)s)")
+    manifests.set_defaults(run=_manifests)
     cluster_cmd = commands.add_parser(
         "cluster", parents=[spec_after], help="the kind cluster with Cilium"
     )
