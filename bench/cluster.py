@@ -29,6 +29,7 @@ from netconform.podexec import PodExec
 from netconform.policy_run import PolicyRun, Target
 from netconform.probing import MatrixProber
 from netconform.spec import load
+from netconform.timeouts import DEFAULT as DEFAULT_TIMEOUTS
 from netconform.workloads import RunNamespaces
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,13 +65,14 @@ def main() -> int:
     run = PolicyRun(Target(kube, None, True), arch, layout, image, externals)
     try:
         run.deploy()
-        run.wait_ready()
+        run.wait_ready(DEFAULT_TIMEOUTS.workloads_ready)
         run.apply_policies()
-        prober = run.prober(args.timeout)
+        prober = run.prober(args.timeout, DEFAULT_TIMEOUTS.exec_slack)
         spec_cells = expected_matrix(arch)
         known = [c for c in spec_cells.cells if c.destination in prober.addresses]
         expected: ExpectedMatrix = by_placement(restrict(spec_cells, known), prober.placed)
-        converged = ReachabilityEngine(prober, Convergence(timeout=120)).check(expected)
+        convergence = Convergence(DEFAULT_TIMEOUTS.convergence, DEFAULT_TIMEOUTS.consistent_rounds)
+        converged = ReachabilityEngine(prober, convergence).check(expected)
         if not converged.ok:
             print(converged)
             return 1

@@ -21,6 +21,8 @@ import yaml
 
 from netconform.offline import cache
 from netconform.spec import Architecture
+from netconform.timeouts import DEFAULT as DEFAULT_TIMEOUTS
+from netconform.timeouts import Timeouts
 
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTER_DIR = ROOT / "cluster"
@@ -184,6 +186,7 @@ def up_plan(
     versions: Mapping[str, Mapping[str, str]],
     workdir: Path,
     local: bool = False,
+    timeouts: Timeouts = DEFAULT_TIMEOUTS,
 ) -> list[Step]:
     """The bring-up, one plan for both paths. `local` (no registry access): the node image
     and tools `make local-images` built, Cilium's images preloaded in it, the released chart
@@ -233,13 +236,20 @@ def up_plan(
         *(
             Step(
                 f"wait until {what} is ready",
-                (*system, "rollout", "status", what, "--timeout=10m"),
+                (*system, "rollout", "status", what, f"--timeout={timeouts.cilium_rollout:g}s"),
             )
             for what in ("daemonset/cilium", "deployment/cilium-operator")
         ),
         Step(
             "wait until every node is Ready",
-            (*kubectl, "wait", "--for=condition=Ready", "nodes", "--all", "--timeout=5m"),
+            (
+                *kubectl,
+                "wait",
+                "--for=condition=Ready",
+                "nodes",
+                "--all",
+                f"--timeout={timeouts.nodes_ready:g}s",
+            ),
         ),
         Step(
             "check that Cilium reports itself healthy on every node",

@@ -37,8 +37,10 @@ def summarize(output: str) -> list[str]:
 class HubbleEvidence:
     """Callable per wrong cell; only where Hubble relay is installed (Hubble is enabled)."""
 
-    def __init__(self, kube: Kube, prober: MatrixProber, context: str | None = None) -> None:
-        self.kube, self.prober, self.context = kube, prober, context
+    def __init__(
+        self, kube: Kube, prober: MatrixProber, context: str | None = None, timeout: float = 20
+    ) -> None:
+        self.kube, self.prober, self.context, self.timeout = kube, prober, context, timeout
 
     def relay(self) -> str | None:
         """The relay's Service address, where Hubble relay is installed."""
@@ -71,7 +73,7 @@ class HubbleEvidence:
         argv = observe_argv(
             relay, source.namespace, source.pod, self.prober.address(cell), cell.port.port
         )
-        done = agent.run(argv, timeout=20)
+        done = agent.run(argv, timeout=self.timeout)
         if done.rc:
             return [f"hubble: observe failed ({done.stderr.strip()[:200]})"]
         return summarize(done.stdout)

@@ -58,7 +58,7 @@ class PolicyRun:
     def deploy(self) -> list[Manifest]:
         return self.kube.apply(workloads.render(self.arch, self.layout, self.image))
 
-    def wait_ready(self, timeout: float = 300) -> None:
+    def wait_ready(self, timeout: float) -> None:
         for endpoint in workload_endpoints(self.arch):
             namespace = self.layout.namespace(str(endpoint.environment))
             log.info("waiting for %s/%s to be available", namespace, endpoint.group)
@@ -139,11 +139,13 @@ class PolicyRun:
             targets.addresses[Endpoint(name, "external", name)] = address
         return targets
 
-    def prober(self, timeout: float) -> MatrixProber:
+    def prober(self, timeout: float, exec_slack: float) -> MatrixProber:
         """Probes from this run's pods; 53/UDP asks a real question (DNS ignores an echo)."""
         targets = self.probe_targets()
         dns_query = f"kubernetes.default.svc.{self.arch.dns.cluster_domain}"
-        return MatrixProber(targets.sites, targets.addresses, timeout, dns_query, targets.placed)
+        return MatrixProber(
+            targets.sites, targets.addresses, timeout, dns_query, targets.placed, exec_slack
+        )
 
     def _running_pods(self) -> dict[Endpoint, list[Manifest]]:
         found: dict[Endpoint, list[Manifest]] = {}

@@ -16,10 +16,9 @@ from typing import Any
 from netconform.exec import Exec, ExecTimeout
 from netconform.matrix import NO_ANSWER, Cell, Endpoint, Observation
 from netconform.spec import PortSpec
+from netconform.timeouts import DEFAULT as DEFAULT_TIMEOUTS
 
 DNS_UDP = PortSpec(53, "UDP")
-# The agent's own start-up and the transport's latency, on top of the probe timeout.
-EXEC_SLACK_SECONDS = 20.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +43,7 @@ class MatrixProber:
         timeout: float,
         dns_query: str | None = None,
         placed: Mapping[tuple[Endpoint, Endpoint, str], str] | None = None,
+        exec_slack: float = DEFAULT_TIMEOUTS.exec_slack,
     ) -> None:
         """`dns_query`: a name to ask real DNS servers on 53/UDP, which ignore an echo payload.
         `placed`: the destination's address per (source, destination, placement) where its
@@ -53,6 +53,7 @@ class MatrixProber:
         self.timeout = timeout
         self.dns_query = dns_query
         self.placed = placed or {}
+        self.exec_slack = exec_slack
 
     def address(self, cell: Cell) -> str:
         placed = self.placed.get((cell.source, cell.destination, cell.placement))
@@ -101,7 +102,7 @@ class MatrixProber:
         payload = json.dumps({"probes": [self.probe(cell) for cell in cells]})
         try:
             done = site.exec.run(
-                [*site.agent, "probe"], payload, timeout=self.timeout + EXEC_SLACK_SECONDS
+                [*site.agent, "probe"], payload, timeout=self.timeout + self.exec_slack
             )
         except ExecTimeout as error:
             return dict.fromkeys(cells, Observation(NO_ANSWER, str(error)))

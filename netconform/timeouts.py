@@ -1,0 +1,41 @@
+"""Every bound a run waits for, in one documented place.
+
+Modelled on the Gateway API conformance suite's timeout configuration: each
+field is one wait, in seconds, with why it is as long as it is; `pytest`
+takes `--timeout-<field>=SECONDS` for each (underscores as dashes), and
+`netconform cluster up` uses the same values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    # A matrix is re-probed until it matches and then holds for `consistent_rounds` rounds;
+    # Cilium takes seconds to regenerate endpoints after a policy change.
+    convergence: float = 90.0
+    consistent_rounds: int = 3
+    # Probe Deployments until available: image unpacking on a fresh kind node is the long part.
+    workloads_ready: float = 300.0
+    # One agent call's start-up and transport latency, on top of the probe timeout.
+    exec_slack: float = 20.0
+    # One `hubble observe` through the relay for a wrong cell's evidence.
+    hubble: float = 20.0
+    # Cilium's DaemonSet and operator rolling out after `helm upgrade --install`.
+    cilium_rollout: float = 600.0
+    # Every node Ready once the CNI is there.
+    nodes_ready: float = 300.0
+
+    @classmethod
+    def options(cls) -> list[tuple[str, str, Any]]:
+        """(flag, field, default) for each field."""
+        return [(f"--timeout-{f.name.replace('_', '-')}", f.name, f.default) for f in fields(cls)]
+
+    def overridden(self, values: dict[str, Any]) -> Timeouts:
+        return replace(self, **{k: v for k, v in values.items() if v is not None})
+
+
+DEFAULT = Timeouts()
