@@ -104,6 +104,6 @@ test-local: local-images
 	$(PYTEST) tests/localcluster -m localcluster --images=local --junitxml=reports/local.xml
 
 clean:
-	-$(PYTHON) -c 'from tests.lab.topology import sweep_stale; print("\n".join(sweep_stale()))'
+	-$(PYTHON) -c 'from lab.topology import sweep_stale; print("\n".join(sweep_stale()))'
 	-[ -x $(PY) ] && $(PY) -m netconform.cli clean $(if $(CONTEXT),--kube-context=$(CONTEXT))
 	rm -rf reports/*.xml reports/*.md reports/*.html $(VENV) .ruff_cache

@@ -16,11 +16,11 @@ import sys
 import time
 from pathlib import Path
 
+from lab.policy_lab import policy_lab
 from netconform.checks.reachability import flapping_cells, wrong_cells
 from netconform.matrix import DENIED, Observed, expected_matrix
 from netconform.probing import MatrixProber
 from netconform.spec import load
-from tests.lab.policy_lab import policy_lab
 
 
 def main() -> int:

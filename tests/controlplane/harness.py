@@ -25,9 +25,9 @@ from pathlib import Path
 import httpx
 import yaml
 
+from lab.processes import Processes, shielded, sigterm_interrupts
 from netconform.kube import Kube, documents
 from tests.certs import make_ca, sign
-from tests.processes import Processes, shielded, sigterm_interrupts
 
 ROOT = Path(__file__).resolve().parents[2]
 KEPT_LOGS = ROOT / "reports" / "controlplane"

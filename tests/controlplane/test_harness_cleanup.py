@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import alive, interrupt_script
+from lab.processes import alive, interrupt_script
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = """

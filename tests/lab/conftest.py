@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from fixtures.prerequisites import skip_or_stop
-from tests.lab.topology import sweep_stale
+from lab.topology import sweep_stale
 
 TOOLS = {
     "ip": "iproute2",

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.lab.policy_lab import AGENT
-from tests.lab.topology import Host, Lab
+from lab.policy_lab import AGENT
+from lab.topology import Host, Lab
 
 pytestmark = pytest.mark.lab
 

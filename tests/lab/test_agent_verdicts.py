@@ -13,9 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from lab.policy_lab import AGENT
+from lab.topology import Lab
 from tests.certs import make_certs
-from tests.lab.policy_lab import AGENT
-from tests.lab.topology import Lab
 
 pytestmark = pytest.mark.lab
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from lab.policy_lab import PolicyLab, policy_lab
 from netconform.convergence import Convergence
 from netconform.engine import ReachabilityEngine
 from netconform.matrix import ALLOWED, DENIED, Cell, Observed, expected_matrix, restrict
 from netconform.spec import load
-from tests.lab.policy_lab import PolicyLab, policy_lab
 
 pytestmark = pytest.mark.lab
 

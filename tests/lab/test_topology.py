@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.topology import PREFIX, Lab, namespaces, sweep_stale
-from tests.processes import alive, interrupt_script
+from lab.processes import alive, interrupt_script
+from lab.topology import PREFIX, Lab, namespaces, sweep_stale
 
 pytestmark = pytest.mark.lab
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,7 +62,7 @@ def test_duplicate_host_name_is_refused() -> None:
 
 CHILD = """
 import json, time
-from tests.lab.topology import Lab
+from lab.topology import Lab
 with Lab() as lab:
     a = lab.host("a", "198.18.3.1")
     lab.host("b", "198.18.3.2")

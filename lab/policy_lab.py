@@ -14,14 +14,14 @@ import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from lab.topology import Host, Lab
 from netconform.matrix import ALLOWED, Cell, Endpoint, ExpectedMatrix
 from netconform.probing import MatrixProber, ProbeSite
 from netconform.spec import Architecture
-from tests.lab.topology import Host, Lab
+from netconform.workloads import AGENT_FILE
 
-AGENT = (sys.executable, str(Path(__file__).resolve().parents[2] / "netconform" / "agent.py"))
+AGENT = (sys.executable, str(AGENT_FILE))
 TABLE = "netconform_lab"
 
 

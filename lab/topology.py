@@ -16,8 +16,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from lab.processes import Processes, shielded, sigterm_interrupts
 from netconform.exec import NetnsExec
-from tests.processes import Processes, shielded, sigterm_interrupts
 
 PREFIX = "nclab"
 
