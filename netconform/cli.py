@@ -83,7 +83,7 @@ def _cluster(args: argparse.Namespace) -> int:
     local = args.images == "local"
     try:
         plan = (
-            cluster.up_plan(arch, versions, workdir, local)
+            cluster.up_plan(arch, versions, workdir, local, planning_only=args.dry_run)
             if args.action == "up"
             else cluster.down_plan(arch, versions, workdir)
         )
@@ -92,6 +92,8 @@ def _cluster(args: argparse.Namespace) -> int:
         return 2
     if args.dry_run:
         print(cluster.render_plan(plan))
+        if local and not cluster.LOCAL_NODE_IMAGE.exists():
+            print(f"netconform: local images are not built yet; {cluster.LOCAL_IMAGES_BUILD}")
         return 0
     found = preflight.problems() if args.action == "up" and not local else []
     if found:

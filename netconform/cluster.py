@@ -175,10 +175,21 @@ def tool(name: str, pinned_version: str | None = None) -> str:
     return str(found) if found else (shutil.which(name) or name)
 
 
-def local_node_image() -> str:
-    if not LOCAL_NODE_IMAGE.exists():
+# What a dry run shows in place of a node image `make local-images` has not built yet.
+NODE_IMAGE_NOT_BUILT = "netconform/kind-node:NOT-BUILT-YET"
+LOCAL_IMAGES_BUILD = (
+    "make local-images would build: kind, kubeadm, kubelet, kubectl, crictl and Helm; "
+    "kubeadm's images; Cilium's agent, operator and relay images and the probe image; "
+    "the node image with all of them preloaded"
+)
+
+
+def local_node_image(required: bool = True) -> str:
+    if LOCAL_NODE_IMAGE.exists():
+        return LOCAL_NODE_IMAGE.read_text().strip()
+    if required:
         raise LocalImagesMissing("local images not built: run make docker-up local-images")
-    return LOCAL_NODE_IMAGE.read_text().strip()
+    return NODE_IMAGE_NOT_BUILT
 
 
 def up_plan(
@@ -187,16 +198,22 @@ def up_plan(
     workdir: Path,
     local: bool = False,
     timeouts: Timeouts = DEFAULT_TIMEOUTS,
+    planning_only: bool = False,
 ) -> list[Step]:
     """The bring-up, one plan for both paths. `local` (no registry access): the node image
     and tools `make local-images` built, Cilium's images preloaded in it, the released chart
-    and the Gateway API CRDs from files, and the local-images values overlay."""
+    and the Gateway API CRDs from files, and the local-images values overlay. `planning_only`
+    (a dry run) shows the plan even before those images are built."""
     name = arch.cluster.name
     kubeconfig = workdir / "kubeconfig"
     config_file, values_file = workdir / "kind-config.yaml", workdir / "cilium-values.yaml"
     cilium = version(versions, "cilium").removeprefix("v")
     kubectl = (tool("kubectl", version(versions, "kubernetes")), f"--kubeconfig={kubeconfig}")
-    image = local_node_image() if local else f"kindest/node:{version(versions, 'kind_node_image')}"
+    image = (
+        local_node_image(required=not planning_only)
+        if local
+        else f"kindest/node:{version(versions, 'kind_node_image')}"
+    )
     kind = tool("kind", version(versions, "kind"))
     kind_create = (kind, "create", "cluster", f"--name={name}", f"--image={image}")
     helm = (tool("helm", version(versions, "helm")), f"--kubeconfig={kubeconfig}")

@@ -24,6 +24,8 @@ class Tool:
     how: str
     # versions.yaml key of a copy `make local-images` may have built
     built_as: str | None = None
+    # versions.yaml key this tool must be within one minor of (kubectl's version skew)
+    skew_from: str | None = None
 
 
 KIND_TOOLS = (
@@ -32,7 +34,8 @@ KIND_TOOLS = (
         "runs the kind nodes",
         ("version", "--format", "{{.Server.Version}}"),
         (20, 10),
-        "install Docker Engine and start it (see docs.docker.com/engine/install)",
+        "install Docker Engine and start it (see docs.docker.com/engine/install); on a "
+        "machine without registry access: make docker-up, then make test IMAGES=local",
     ),
     Tool("kind", "creates the cluster", ("version",), (0, 27), "make tools", "kind"),
     Tool("helm", "installs Cilium", ("version", "--short"), (3, 12), "make tools"),
@@ -42,6 +45,7 @@ KIND_TOOLS = (
         ("version", "--client"),
         (1, 30),
         "make tools",
+        "kubernetes",
         "kubernetes",
     ),
 )
@@ -69,12 +73,21 @@ def problem(t: Tool, versions: Versions, run: Run = _run) -> str | None:
     found = re.search(r"(\d+)\.(\d+)", out) if rc == 0 else None
     if found is None:
         first = out.splitlines()[0] if out else f"exit {rc}"
-        return f"{t.name} ({t.purpose}) does not work: {first}"
+        return f"{t.name} ({t.purpose}) does not work: {first}; {t.how}"
     have = (int(found.group(1)), int(found.group(2)))
     if have < t.minimum:
         return (
             f"{t.name} {have[0]}.{have[1]} is too old, need {t.minimum[0]}.{t.minimum[1]}+: {t.how}"
         )
+    if t.skew_from:
+        target = re.search(r"(\d+)\.(\d+)", version(versions, t.skew_from))
+        assert target is not None, f"versions.yaml {t.skew_from} is not a version"
+        major, minor = int(target.group(1)), int(target.group(2))
+        if have[0] != major or abs(have[1] - minor) > 1:
+            return (
+                f"{t.name} {have[0]}.{have[1]} is more than one minor away from the pinned "
+                f"{t.skew_from} {major}.{minor} (kubectl supports one minor of skew): {t.how}"
+            )
     return None
 
 

@@ -33,12 +33,31 @@ def test_preflight_names_every_problem_and_how_to_fix_it() -> None:
         }
     )
     found = preflight.problems(run=run)
-    assert found == [
-        "docker (runs the kind nodes) does not work: Cannot connect to the Docker daemon at unix:///var/run/docker.sock",
+    assert found[0].startswith(
+        "docker (runs the kind nodes) does not work: Cannot connect to the Docker daemon at "
+        "unix:///var/run/docker.sock; install Docker Engine"
+    )
+    assert found[0].endswith("without registry access: make docker-up, then make test IMAGES=local")
+    assert found[1:] == [
         "kind 0.20 is too old, need 0.27+: make tools",
         "helm (installs Cilium) is missing: make tools",
     ]
     assert "3 problem(s)" in preflight.report(found)
+
+
+def test_preflight_refuses_a_kubectl_more_than_one_minor_from_the_pinned_kubernetes() -> None:
+    run = fake_tools(
+        {
+            "docker": (0, "28.2.2"),
+            "kind": (0, "kind v0.32.0 go1.26 linux/amd64"),
+            "helm": (0, "v3.19.2+g8766e71"),
+            "kubectl": (0, "Client Version: v1.32.4"),
+        }
+    )
+    assert preflight.problems(run=run) == [
+        "kubectl 1.32 is more than one minor away from the pinned kubernetes 1.36 "
+        "(kubectl supports one minor of skew): make tools"
+    ]
 
 
 def test_preflight_passes_with_recent_tools() -> None:
@@ -108,7 +127,11 @@ def test_local_images_add_what_this_machine_needs(capsys, monkeypatch, tmp_path:
     missing = tmp_path / "node-image"
     monkeypatch.setattr(cluster, "LOCAL_NODE_IMAGE", missing)
     spec = str(ROOT / "architecture.yaml")
-    assert main(["--spec", spec, "cluster", "up", "--images=local", "--dry-run"]) == 2
+    assert main(["--spec", spec, "cluster", "up", "--images=local", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert f"--image={cluster.NODE_IMAGE_NOT_BUILT}" in out
+    assert "local images are not built yet; make local-images would build: kind" in out
+    assert main(["--spec", spec, "cluster", "up", "--images=local"]) == 2
     assert "local images not built: run make docker-up local-images" in capsys.readouterr().err
     missing.write_text("netconform/kind-node:v1.36.1-abc\n")
     assert main(["--spec", spec, "cluster", "up", "--images=local", "--dry-run"]) == 0
