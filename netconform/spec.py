@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -28,7 +29,51 @@ from pydantic import (
 WILDCARD = "*"
 
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
-Labels = dict[Annotated[str, StringConstraints(min_length=1)], str]
+_LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+def _label_key(value: str) -> str:
+    """What the API server accepts as a label key: [prefix/]name."""
+    prefix, _, name = value.rpartition("/")
+    if not (len(name) <= 63 and _LABEL_NAME.fullmatch(name)):
+        raise ValueError(
+            f"label key {value!r}: the name must be 1-63 letters, digits, '-', '_' or '.', "
+            "beginning and ending with a letter or digit"
+        )
+    if "/" in value and not _dns_subdomain(prefix):
+        raise ValueError(f"label key {value!r}: the prefix must be a DNS subdomain")
+    return value
+
+
+def _label_value(value: str) -> str:
+    if value and not (len(value) <= 63 and _LABEL_NAME.fullmatch(value)):
+        raise ValueError(
+            f"label value {value!r} must be empty or 1-63 letters, digits, '-', '_' or '.', "
+            "beginning and ending with a letter or digit"
+        )
+    return value
+
+
+def _dns_subdomain(value: str) -> bool:
+    return 0 < len(value) <= 253 and all(_DNS_LABEL.fullmatch(p) for p in value.split("."))
+
+
+def _dns_name(value: str) -> str:
+    """A DNS zone or domain: ASCII labels (IDNs in their xn-- form), at most 253 characters."""
+    name = value.removesuffix(".").lower()
+    if not _dns_subdomain(name) or any(len(label) > 63 for label in name.split(".")):
+        raise ValueError(
+            f"{value!r} is not a DNS name: ASCII labels of letters, digits and '-' separated "
+            "by dots (an internationalised name in its xn-- form)"
+        )
+    return name
+
+
+Labels = dict[
+    Annotated[str, AfterValidator(_label_key)], Annotated[str, AfterValidator(_label_value)]
+]
+DnsName = Annotated[str, AfterValidator(_dns_name)]
 
 
 class SpecError(Exception):
@@ -149,12 +194,12 @@ class Bgp(_Strict):
 
 
 class Zone(_Strict):
-    name: str
+    name: DnsName
     forward_to: list[Address] = Field(min_length=1)
 
 
 class Dns(_Strict):
-    cluster_domain: str = "cluster.local"
+    cluster_domain: DnsName = "cluster.local"
     zones: list[Zone] = []
     upstream: list[Address] = []
 
@@ -254,6 +299,21 @@ def _cross_references(arch: Architecture) -> Iterator[tuple[str, str]]:
         for j, env in enumerate(flow.environments or []):
             if env not in envs:
                 yield f"{where}.environments[{j}]", f"unknown environment {env!r}"
+            elif flow.from_ in groups and env not in arch.groups[flow.from_].environments:
+                # The rule would select no pod there: the flow would silently vanish.
+                yield (
+                    f"{where}.environments[{j}]",
+                    f"group {flow.from_!r} is not deployed in {env!r}",
+                )
+        declared = {**arch.services, **arch.externals}.get(flow.to)
+        for j, port in enumerate(flow.ports):
+            if declared is not None and port not in declared.ports:
+                # No cell probes an undeclared port, and the declared one would turn deny.
+                offered = ", ".join(str(p) for p in declared.ports)
+                yield (
+                    f"{where}.ports[{j}]",
+                    f"{port} is not a port {flow.to!r} declares ({offered})",
+                )
     for i, flow_name in enumerate(arch.mutual_auth.required_for):
         if flow_name not in {flow.name for flow in arch.policy.flows}:
             yield f"mutual_auth.required_for[{i}]", f"unknown flow {flow_name!r}"
@@ -284,6 +344,25 @@ def _duplicates(arch: Architecture) -> Iterator[tuple[str, str]]:
             if item.name in seen:
                 yield f"{where}[{i}].name", f"duplicate name {item.name!r}"
             seen.add(item.name)
+    for i, flow in enumerate(arch.policy.flows):
+        for j, port in enumerate(flow.ports):
+            if port in flow.ports[:j]:
+                yield f"policy.flows[{i}].ports[{j}]", f"{port} is listed twice"
+    listeners = arch.gateway.listeners
+    for i, listener in enumerate(listeners):
+        for other in listeners[:i]:
+            if other.port != listener.port:
+                continue
+            # Gateway API lets listeners share a port only with one protocol family and
+            # distinct hostnames; anything else is a conflict the Gateway reports.
+            same_hostname = None in (other.hostname, listener.hostname) or (
+                other.hostname == listener.hostname
+            )
+            if other.protocol != listener.protocol or same_hostname:
+                yield (
+                    f"gateway.listeners[{i}].port",
+                    f"port {listener.port} is already used by listener {other.name!r}",
+                )
     namespaces: dict[str, str] = {}
     for name, env in arch.environments.items():
         if env.namespace in namespaces:
@@ -302,6 +381,12 @@ def _overlapping_pools(arch: Architecture) -> Iterator[tuple[str, str]]:
                 yield (
                     f"lb_ipam.pools[{i}].cidr",
                     f"{pool.cidr} overlaps pool {other.name!r} ({other.cidr})",
+                )
+        for name, external in arch.externals.items():
+            if pool.cidr.version == external.cidr.version and pool.cidr.overlaps(external.cidr):
+                yield (
+                    f"lb_ipam.pools[{i}].cidr",
+                    f"{pool.cidr} overlaps external {name!r} ({external.cidr})",
                 )
 
 
@@ -350,4 +435,12 @@ def load(path: str | Path) -> Architecture:
         raise SpecError(
             f"{path}: (document): not UTF-8 text (byte {error.start}): is it the right file?"
         ) from None
-    return parse(text, str(path))
+    arch = parse(text, str(path))
+    missing = [
+        f"{path}: policy.paths[{i}]: no such file {name!r} (relative to the current directory)"
+        for i, name in enumerate(arch.policy.paths)
+        if not Path(name).is_file()
+    ]
+    if missing:
+        raise SpecError("\n".join(missing))
+    return arch

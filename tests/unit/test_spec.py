@@ -154,6 +154,55 @@ BAD = {
         "version",
         "Input should be 1",
     ),
+    "flow port the external does not declare": (
+        _edited(lambda d: _flows(d)[4].update(ports=["8443/TCP"])),
+        "policy.flows[4].ports[0]",
+        "8443/TCP is not a port 'partner-api' declares (443/TCP)",
+    ),
+    "flow environment the group is not in": (
+        _edited(lambda d: _flows(d)[4].update(environments=["ops"])),
+        "policy.flows[4].environments[0]",
+        "group 'backend' is not deployed in 'ops'",
+    ),
+    "label value the API server rejects": (
+        _edited(lambda d: d["groups"]["frontend"]["labels"].update(app="front end!")),
+        "groups.frontend.labels",
+        "label value 'front end!' must be empty or 1-63",
+    ),
+    "label key the API server rejects": (
+        _edited(lambda d: d["groups"]["frontend"]["labels"].update({"-app": "x"})),
+        "groups.frontend.labels",
+        "label key '-app'",
+    ),
+    "empty zone name": (
+        _edited(lambda d: d["dns"]["zones"][0].update(name="")),
+        "dns.zones[0].name",
+        "is not a DNS name",
+    ),
+    "non-ascii zone name": (
+        _edited(lambda d: d["dns"]["zones"][0].update(name="hôme.arpa")),
+        "dns.zones[0].name",
+        "in its xn-- form",
+    ),
+    "two listeners on one port": (
+        _edited(
+            lambda d: d["gateway"]["listeners"].append(
+                {"name": "plain", "protocol": "TCP", "port": 80}
+            )
+        ),
+        "gateway.listeners[3].port",
+        "port 80 is already used by listener 'http'",
+    ),
+    "a port twice in one flow": (
+        _edited(lambda d: _flows(d)[0].update(ports=["8080/TCP", "8080/TCP"])),
+        "policy.flows[0].ports[1]",
+        "8080/TCP is listed twice",
+    ),
+    "pool overlapping an external": (
+        _edited(lambda d: d["lb_ipam"]["pools"][0].update(cidr="198.18.200.0/28")),
+        "lb_ipam.pools[0].cidr",
+        "overlaps external 'partner-api' (198.18.200.10/32)",
+    ),
 }
 
 
@@ -201,3 +250,11 @@ def test_a_deeply_nested_document_is_one_clear_line() -> None:
     with pytest.raises(SpecError) as refused:
         parse("a: " + "[" * 5000 + "]" * 5000, "deep.yaml")
     assert str(refused.value) == "deep.yaml: (document): nested too deeply to be a spec"
+
+
+def test_policy_paths_must_name_files_that_exist(tmp_path: Path) -> None:
+    spec = tmp_path / "arch.yaml"
+    spec.write_text(_edited(lambda d: d["policy"].update(paths=[str(tmp_path / "nope.yaml")])))
+    with pytest.raises(SpecError) as refused:
+        load(spec)
+    assert str(refused.value).startswith(f"{spec}: policy.paths[0]: no such file")
