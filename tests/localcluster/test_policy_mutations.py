@@ -45,8 +45,17 @@ def judge_policies_of(arch: Architecture, reachability, policy_run: PolicyRun) -
         policy_run.remove_policies()
 
 
-def wrong_lines(verdict: Verdict) -> list[str]:
-    return [line for line in verdict.evidence.splitlines() if line.startswith("! wrong:")]
+def assert_wrong_exactly(verdict: Verdict, source: str, destination: str, got: str) -> None:
+    """Failed, naming every same-node and cross-node cell from `source` to `destination` on
+    5432/TCP in both environments, each with the verdict it got, and nothing else."""
+    wrong = [line for line in verdict.evidence.splitlines() if line.startswith("! wrong:")]
+    assert not verdict.ok
+    assert {line.split(" expected")[0] for line in wrong} == {
+        f"! wrong: {env}/{source} -> {env}/{destination} 5432/TCP [{placement}]"
+        for env in ("prod", "staging")
+        for placement in ("same-node", "cross-node")
+    }
+    assert all(f"got {got}" in line for line in wrong)
 
 
 def test_a_weakened_policy_fails_naming_the_leaked_cells_with_hubble_flows(
@@ -58,14 +67,7 @@ def test_a_weakened_policy_fails_naming_the_leaked_cells_with_hubble_flows(
     verdict = judge_policies_of(
         with_flows(spec, [*spec.policy.flows, leak]), reachability, policy_run
     )
-    wrong = wrong_lines(verdict)
-    assert not verdict.ok
-    assert {line.split(" expected")[0] for line in wrong} == {
-        f"! wrong: {env}/frontend -> {env}/db 5432/TCP [{placement}]"
-        for env in ("prod", "staging")
-        for placement in ("same-node", "cross-node")
-    }
-    assert all("got connected" in line for line in wrong)
+    assert_wrong_exactly(verdict, "frontend", "db", "connected")
     assert "hubble: " in verdict.evidence and "FORWARDED" in verdict.evidence
 
 
@@ -74,14 +76,7 @@ def test_a_removed_flow_fails_naming_the_blocked_cells_with_hubble_drops(
 ) -> None:  # type: ignore[no-untyped-def]
     kept = [flow for flow in spec.policy.flows if flow.name != "backend-to-db"]
     verdict = judge_policies_of(with_flows(spec, kept), reachability, policy_run)
-    wrong = wrong_lines(verdict)
-    assert not verdict.ok
-    assert {line.split(" expected")[0] for line in wrong} == {
-        f"! wrong: {env}/backend -> {env}/db 5432/TCP [{placement}]"
-        for env in ("prod", "staging")
-        for placement in ("same-node", "cross-node")
-    }
-    assert all("got dropped" in line for line in wrong)
+    assert_wrong_exactly(verdict, "backend", "db", "dropped")
     assert "DROPPED" in verdict.evidence
 
 
