@@ -145,6 +145,9 @@ def kind_config(
     arch: Architecture, local: bool = False, cluster_dir: Path = CLUSTER_DIR
 ) -> dict[str, Any]:
     config = yaml.safe_load((cluster_dir / "kind-config.yaml").read_text())
+    config["networking"].update(
+        podSubnet=str(arch.cluster.pod_cidr), serviceSubnet=str(arch.cluster.service_cidr)
+    )
     if local:
         config = merge(config, yaml.safe_load((cluster_dir / "kind-local.yaml").read_text()))
     config["name"] = arch.cluster.name

@@ -132,6 +132,12 @@ class Cluster(_Strict):
     name: Name
     control_planes: Annotated[int, Field(ge=1, le=3)] = 1
     workers: Annotated[int, Field(ge=0, le=10)] = 2
+    # The cluster's own ranges (kind's defaults unless given): LB pools must stay out of them.
+    pod_cidr: Network = ipaddress.ip_network("10.244.0.0/16")
+    service_cidr: Network = ipaddress.ip_network("10.96.0.0/16")
+    # The network the nodes' addresses are in; when given, every BGP peer must be in it,
+    # since nodes peer over their own network and nothing routes them elsewhere.
+    node_network: Network | None = None
 
 
 class Environment(_Strict):
@@ -382,12 +388,19 @@ def _overlapping_pools(arch: Architecture) -> Iterator[tuple[str, str]]:
                     f"lb_ipam.pools[{i}].cidr",
                     f"{pool.cidr} overlaps pool {other.name!r} ({other.cidr})",
                 )
-        for name, external in arch.externals.items():
-            if pool.cidr.version == external.cidr.version and pool.cidr.overlaps(external.cidr):
-                yield (
-                    f"lb_ipam.pools[{i}].cidr",
-                    f"{pool.cidr} overlaps external {name!r} ({external.cidr})",
-                )
+        taken = {f"external {name!r}": e.cidr for name, e in arch.externals.items()}
+        taken["the pod CIDR"] = arch.cluster.pod_cidr
+        taken["the service CIDR"] = arch.cluster.service_cidr
+        for what, cidr in taken.items():
+            if pool.cidr.version == cidr.version and pool.cidr.overlaps(cidr):
+                yield f"lb_ipam.pools[{i}].cidr", f"{pool.cidr} overlaps {what} ({cidr})"
+    nodes = arch.cluster.node_network
+    for i, peer in enumerate(arch.bgp.peers if arch.bgp and nodes else []):
+        if peer.address not in nodes:  # type: ignore[operator]
+            yield (
+                f"bgp.peers[{i}].address",
+                f"{peer.address} is not in the node network {nodes}: the nodes cannot reach it",
+            )
 
 
 def parse(text: str, source: str = "architecture.yaml") -> Architecture:

@@ -101,7 +101,12 @@ def test_cluster_up_dry_run_prints_config_commands_and_values(capsys) -> None:
     kind_create = r"\S*kind(-v[\d.]+)? create cluster --name=netconform --image=kindest/node:v"
     assert re.search(kind_create, out), out
     kind_config = yaml.safe_load(out.split("kind-config.yaml <<'EOF'\n")[1].split("\nEOF")[0])
-    assert kind_config["networking"] == {"disableDefaultCNI": True, "kubeProxyMode": "none"}
+    assert kind_config["networking"] == {
+        "disableDefaultCNI": True,
+        "kubeProxyMode": "none",
+        "podSubnet": "10.244.0.0/16",
+        "serviceSubnet": "10.96.0.0/16",
+    }
     assert [n["role"] for n in kind_config["nodes"]] == ["control-plane", "worker", "worker"]
     values = yaml.safe_load(out.split("cilium-values.yaml <<'EOF'\n")[1].split("\nEOF")[0])
     assert (

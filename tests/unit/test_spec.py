@@ -198,6 +198,16 @@ BAD = {
         "policy.flows[0].ports[1]",
         "8080/TCP is listed twice",
     ),
+    "pool inside the pod CIDR": (
+        _edited(lambda d: d["lb_ipam"]["pools"][0].update(cidr="10.244.7.0/28")),
+        "lb_ipam.pools[0].cidr",
+        "overlaps the pod CIDR (10.244.0.0/16)",
+    ),
+    "BGP peer outside the node network": (
+        _edited(lambda d: d["cluster"].update(node_network="198.18.192.0/24")),
+        "bgp.peers[0].address",
+        "198.18.0.1 is not in the node network 198.18.192.0/24: the nodes cannot reach it",
+    ),
     "pool overlapping an external": (
         _edited(lambda d: d["lb_ipam"]["pools"][0].update(cidr="198.18.200.0/28")),
         "lb_ipam.pools[0].cidr",
