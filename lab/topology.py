@@ -10,16 +10,20 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from lab.processes import Processes, shielded, sigterm_interrupts
 from netconform.exec import NetnsExec
 
 PREFIX = "nclab"
+# FRR keeps each instance's sockets in a directory here, named after the lab run.
+FRR_RUN = Path("/var/run/frr")
 
 
 def _ip(*args: str, stdin: str | None = None) -> None:
@@ -53,6 +57,11 @@ def sweep_stale() -> list[str]:
         except ProcessLookupError:
             _kill_namespace(name)
             swept.append(name)
+    for run_dir in FRR_RUN.glob(f"{PREFIX}-*-*"):
+        pid = run_dir.name.split("-")[1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(run_dir, ignore_errors=True)
+            swept.append(str(run_dir))
     return swept
 
 

@@ -15,6 +15,8 @@ TOOLS = {
     "nft": "nftables",
     "dnsmasq": "dnsmasq-base",
     "openssl": "openssl",
+    "vtysh": "frr",
+    "gobgpd": "gobgpd",
 }
 
 
