@@ -37,7 +37,7 @@ ACTIONLINT := $(VENV)/bin/actionlint
 $(ACTIONLINT): | $(STAMP)
 	GOBIN=$(abspath $(VENV)/bin) go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 
-tools:
+tools: venv
 	bash tools/install-tools.sh
 
 lint: venv

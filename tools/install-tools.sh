@@ -16,11 +16,15 @@ die() {
   exit 1
 }
 
-# The `version:` line inside the block of top-level key $1 (layout `key:\n  version: X`).
+# $1's pinned version, read by netconform's own (single) reader of versions.yaml.
+python="${NETCONFORM_PYTHON:-$root/.venv/bin/python}"
 pinned() {
   local v
-  v="$(sed -n "/^$1:/,/^[^ #]/s/^ \{1,\}version: *\([^ #]*\).*/\1/p" "$versions")"
-  [[ -n "$v" ]] || die "no $1.version in $versions"
+  v="$("$python" -c 'import sys
+from pathlib import Path
+from netconform.cluster import load_versions, version
+print(version(load_versions(Path(sys.argv[1])), sys.argv[2]))' "$versions" "$1" 2>/dev/null)" ||
+    die "no $1.version in $versions (or no netconform at $python: run make venv)"
   echo "$v"
 }
 

@@ -197,7 +197,11 @@ class Installer:
 
     def run(self, machine: str, arch: str | None) -> subprocess.CompletedProcess[str]:
         """`uname -m` says `machine`; curl serves releases/`arch`, or fails as offline if None."""
-        env = {"PATH": f"{self.fake_bin}{os.pathsep}{os.environ['PATH']}", "FAKE_MACHINE": machine}
+        env = {
+            "PATH": f"{self.fake_bin}{os.pathsep}{os.environ['PATH']}",
+            "FAKE_MACHINE": machine,
+            "NETCONFORM_PYTHON": sys.executable,
+        }
         if arch is not None:
             env["FAKE_RELEASES"] = str(self.releases / arch)
         return subprocess.run(
