@@ -85,6 +85,12 @@ def alive(pid: int) -> bool:
         return False
 
 
+def default_interrupt() -> None:
+    """For a child that must see Ctrl-C: a shell without job control starts background jobs
+    with SIGINT ignored, and Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupt_script(
     script: str, signum: int, check_started: Callable[[dict[str, Any]], None], timeout: float = 60
 ) -> tuple[dict[str, Any], str]:
@@ -97,6 +103,7 @@ def interrupt_script(
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=default_interrupt,
     )
     try:
         line = child.stdout.readline() if child.stdout else ""

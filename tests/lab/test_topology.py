@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.processes import alive, interrupt_script
+from lab.processes import alive, default_interrupt, interrupt_script
 from lab.topology import PREFIX, Lab, namespaces, sweep_stale
 
 pytestmark = pytest.mark.lab
@@ -104,6 +104,7 @@ def test_an_interrupted_pytest_lab_run_leaves_nothing_behind() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=default_interrupt,
     )
     run = f"{PREFIX}-{child.pid}-"
     try:
