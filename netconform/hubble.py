@@ -1,8 +1,8 @@
 """Hubble's view of a wrong cell: what the datapath did with those packets, and why.
 
 Asked through the relay, which sees every node (an ingress drop happens on the
-destination's node, not the source's), with the `hubble` CLI of the Cilium
-agent on the source pod's node, so no port-forward is needed. A drop reason
+destination's node, not the source's), with the `hubble` CLI of a Cilium
+agent, so no port-forward is needed. A drop reason
 such as POLICY_DENIED or AUTH_REQUIRED tells a policy mistake from a broken
 datapath; no flow at all is evidence too.
 """
@@ -10,11 +10,13 @@ datapath; no flow at all is evidence too.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 
 from netconform.kube import Kube
 from netconform.matrix import Cell
 from netconform.podexec import PodExec
 from netconform.probing import MatrixProber
+from netconform.timeouts import DEFAULT as DEFAULT_TIMEOUTS
 
 MAX_FLOWS = 5
 
@@ -38,12 +40,17 @@ class HubbleEvidence:
     """Callable per wrong cell; only where Hubble relay is installed (Hubble is enabled)."""
 
     def __init__(
-        self, kube: Kube, prober: MatrixProber, context: str | None = None, timeout: float = 20
+        self,
+        kube: Kube,
+        prober: MatrixProber,
+        context: str | None = None,
+        timeout: float = DEFAULT_TIMEOUTS.hubble,
     ) -> None:
         self.kube, self.prober, self.context, self.timeout = kube, prober, context, timeout
 
+    @cached_property
     def relay(self) -> str | None:
-        """The relay's Service address, where Hubble relay is installed."""
+        """The relay's Service address, where Hubble relay is installed (looked up once)."""
         service = self.kube.get("v1", "Service", "hubble-relay", "kube-system")
         if not service:
             return None
@@ -51,27 +58,25 @@ class HubbleEvidence:
         return f"{service['spec']['clusterIP']}:{port}"
 
     def available(self) -> bool:
-        return self.relay() is not None
+        return self.relay is not None
 
     def __call__(self, cell: Cell) -> Sequence[str]:
         source = self.prober.sites[cell.source].exec
         if not isinstance(source, PodExec):
             return []
-        pod = self.kube.get("v1", "Pod", source.pod, source.namespace) or {}
-        node = pod.get("spec", {}).get("nodeName")
+        if self.relay is None:
+            return ["hubble: relay not installed"]
+        # The relay answers for every node, so any running agent's CLI can ask it.
         agents = [
             p["metadata"]["name"]
             for p in self.kube.list("v1", "Pod", "kube-system", "k8s-app=cilium")
-            if p.get("spec", {}).get("nodeName") == node
+            if (p.get("status") or {}).get("phase") == "Running"
         ]
         if not agents:
-            return [f"hubble: no Cilium agent found on node {node}"]
+            return ["hubble: no running Cilium agent to ask the relay from"]
         agent = PodExec(self.kube.core(), "kube-system", agents[0], "cilium-agent", self.context)
-        relay = self.relay()
-        if relay is None:
-            return ["hubble: relay not installed"]
         argv = observe_argv(
-            relay, source.namespace, source.pod, self.prober.address(cell), cell.port.port
+            self.relay, source.namespace, source.pod, self.prober.address(cell), cell.port.port
         )
         done = agent.run(argv, timeout=self.timeout)
         if done.rc:

@@ -70,12 +70,24 @@ def image_names(versions: Mapping[str, Mapping[str, str]]) -> ImageNames:
     )
 
 
-def _build(ref: str, context: Path, dockerfile: str, source: str) -> None:
-    """`docker build` unless `ref` was built from this very source already."""
-    if image_label(ref, SOURCE_LABEL) == source:
+def _build(ref: str, dockerfile: str, context: Mapping[str, Path], source: object) -> None:
+    """`docker build` from `context` (name in the build context -> file or directory here),
+    unless `ref` was built from this very source and Dockerfile already: then nothing is
+    copied at all."""
+    label = fingerprint(source, dockerfile)
+    if image_label(ref, SOURCE_LABEL) == label:
         return
-    (context / "Dockerfile").write_text(f"{dockerfile}\nLABEL {SOURCE_LABEL}={source}\n")
-    run(["docker", "build", "--quiet", "--tag", ref, str(context)])
+    with tempfile.TemporaryDirectory(prefix="netconform-image-") as tmp:
+        root = Path(tmp)
+        for name, path in context.items():
+            if path.is_dir():
+                ignore = shutil.ignore_patterns("tests", "complexity-tests")
+                shutil.copytree(path, root / name, ignore=ignore)
+            else:
+                (root / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, root / name)
+        (root / "Dockerfile").write_text(f"{dockerfile}\nLABEL {SOURCE_LABEL}={label}\n")
+        run(["docker", "build", "--quiet", "--tag", ref, str(root)])
 
 
 def runtime_image() -> str:
@@ -107,52 +119,41 @@ def _source(*paths: Path) -> str:
 
 
 def agent_image(ref: str, runtime: str, binaries: Mapping[str, Path], bpf: Path) -> str:
-    with tempfile.TemporaryDirectory(prefix="netconform-agent-") as tmp:
-        context = Path(tmp)
-        (context / "bin").mkdir()
-        for name in AGENT_BINARIES:
-            shutil.copy2(binaries[name], context / "bin" / name)
-        shutil.copy2(binaries["cilium-cni"], context / "cilium-cni")
-        shutil.copytree(
-            bpf, context / "bpf", ignore=shutil.ignore_patterns("tests", "complexity-tests")
-        )
-        shutil.copytree(SCRIPTS, context / "scripts")
-        dockerfile = "\n".join(
-            [
-                f"FROM {runtime}",
-                "COPY bin/ /usr/bin/",
-                "COPY cilium-cni /opt/cni/bin/cilium-cni",
-                # install-plugin.sh copies the loopback plugin from here, as upstream's does.
-                "RUN mkdir -p /cni && cp /usr/lib/cni/loopback /cni/loopback",
-                "COPY bpf/ /var/lib/cilium/bpf/",
-                "COPY scripts/ /",
-                "ENV INITSYSTEM=SYSTEMD HUBBLE_SERVER=unix:///var/run/cilium/hubble.sock",
-                "WORKDIR /home/cilium",
-                'CMD ["/usr/bin/cilium-dbg"]',
-            ]
-        )
-        files = [binaries[n] for n in (*AGENT_BINARIES, "cilium-cni")]
-        scripts = sorted(SCRIPTS.iterdir())
-        source = fingerprint(runtime, _source(*files), [p.read_bytes() for p in scripts])
-        _build(ref, context, dockerfile, source)
+    dockerfile = "\n".join(
+        [
+            f"FROM {runtime}",
+            "COPY bin/ /usr/bin/",
+            "COPY cilium-cni /opt/cni/bin/cilium-cni",
+            # install-plugin.sh copies the loopback plugin from here, as upstream's does.
+            "RUN mkdir -p /cni && cp /usr/lib/cni/loopback /cni/loopback",
+            "COPY bpf/ /var/lib/cilium/bpf/",
+            "COPY scripts/ /",
+            "ENV INITSYSTEM=SYSTEMD HUBBLE_SERVER=unix:///var/run/cilium/hubble.sock",
+            "WORKDIR /home/cilium",
+            'CMD ["/usr/bin/cilium-dbg"]',
+        ]
+    )
+    context = {f"bin/{name}": binaries[name] for name in AGENT_BINARIES}
+    context.update({"cilium-cni": binaries["cilium-cni"], "bpf": bpf, "scripts": SCRIPTS})
+    files = [binaries[n] for n in (*AGENT_BINARIES, "cilium-cni")]
+    scripts = [p.read_bytes() for p in sorted(SCRIPTS.iterdir())]
+    # The BPF sources sit in the module's versioned directory: its path names them.
+    _build(ref, dockerfile, context, (runtime, _source(*files), scripts, bpf))
     return ref
 
 
 def static_image(ref: str, binary: Path, inside: str, config: list[str]) -> str:
     """A binary and CA certificates on an empty image, as upstream's operator and relay."""
-    with tempfile.TemporaryDirectory(prefix="netconform-image-") as tmp:
-        context = Path(tmp)
-        shutil.copy2(binary, context / "binary")
-        shutil.copy2(CA_BUNDLE, context / "ca-certificates.crt")
-        dockerfile = "\n".join(
-            [
-                "FROM scratch",
-                f"COPY binary {inside}",
-                "COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt",
-                *config,
-            ]
-        )
-        _build(ref, context, dockerfile, fingerprint(_source(binary), config))
+    dockerfile = "\n".join(
+        [
+            "FROM scratch",
+            f"COPY binary {inside}",
+            "COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt",
+            *config,
+        ]
+    )
+    context = {"binary": binary, "ca-certificates.crt": CA_BUNDLE}
+    _build(ref, dockerfile, context, _source(binary))
     return ref
 
 
