@@ -68,6 +68,11 @@ def probe_image(versions: Mapping[str, Mapping[str, str]]) -> str:
     return f"python:{version(versions, 'probe_image')}"
 
 
+def router_image(versions: Mapping[str, Mapping[str, str]]) -> str:
+    """The FRR image the router next to kind runs."""
+    return f"quay.io/frrouting/frr:{version(versions, 'frr_image')}"
+
+
 def charts_dir() -> Path:
     return Path(os.environ.get("NETCONFORM_CHARTS") or SHARED / "charts")
 

@@ -1,4 +1,5 @@
-"""Egress targets next to a kind cluster: containers on kind's Docker network running the agent.
+"""Containers next to a kind cluster, on kind's Docker network: egress targets running the
+agent here, and the Docker plumbing the router fixture shares.
 
 The spec's external CIDRs are the production intent; on kind the suite stands
 up one container per external and tests the same policy against its address.
@@ -22,11 +23,29 @@ def container_name(run: str, external: str) -> str:
     return f"netconform-{run}-{external}"
 
 
-def _docker(*args: str) -> str:
+def docker(*args: str) -> str:
     done = subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
     if done.returncode:
         raise RuntimeError(f"docker {' '.join(args)}: {done.stderr.strip()}")
     return done.stdout.strip()
+
+
+def run_labels(run: str) -> list[str]:
+    """`docker run` flags that let cleanup find a container of this run."""
+    return [
+        arg for k, v in {**MANAGED_BY, RUN_LABEL: run}.items() for arg in ("--label", f"{k}={v}")
+    ]
+
+
+def kind_address(container: str) -> str:
+    return docker(
+        "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", container
+    )
+
+
+def remove(*containers: str) -> None:
+    for container in containers:
+        subprocess.run(["docker", "rm", "-f", container], capture_output=True, check=False)
 
 
 def start(arch: Architecture, run: str, image: str, agent: Path = AGENT_FILE) -> dict[str, str]:
@@ -37,25 +56,18 @@ def start(arch: Architecture, run: str, image: str, agent: Path = AGENT_FILE) ->
         udp = ",".join(str(p.port) for p in external.ports if p.protocol == "UDP")
         serve = ["serve", *(["--tcp", tcp] if tcp else []), *(["--udp", udp] if udp else [])]
         container = container_name(run, name)
-        label_pairs = {**MANAGED_BY, RUN_LABEL: run}.items()
-        labels = [arg for k, v in label_pairs for arg in ("--label", f"{k}={v}")]
-        _docker(
+        docker(
             *("run", "-d", "--rm", "--name", container, "--network", KIND_NETWORK),
-            *labels,
+            *run_labels(run),
             *("-e", f"POD_NAME={name}", "-v", f"{agent}:/agent/agent.py:ro"),
             *(image, "python3", "/agent/agent.py", *serve),
         )
-        addresses[name] = _docker(
-            "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", container
-        )
+        addresses[name] = kind_address(container)
     return addresses
 
 
 def stop(run: str, externals: Mapping[str, str]) -> None:
-    for name in externals:
-        subprocess.run(
-            ["docker", "rm", "-f", container_name(run, name)], capture_output=True, check=False
-        )
+    remove(*(container_name(run, name) for name in externals))
 
 
 def remove_leftovers() -> list[str]:
@@ -70,6 +82,5 @@ def remove_leftovers() -> list[str]:
         check=False,
     )
     containers = listed.stdout.split() if listed.returncode == 0 else []
-    for container in containers:
-        subprocess.run(["docker", "rm", "-f", container], capture_output=True, check=False)
+    remove(*containers)
     return [f"container {c}" for c in containers]

@@ -8,6 +8,8 @@ language in between.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import yaml
 
 from netconform import policies, workloads
@@ -51,15 +53,18 @@ def l2_announcements(arch: Architecture) -> list[Manifest]:
     return [{**announcement, "apiVersion": "cilium.io/v2alpha1"}]
 
 
-def bgp(arch: Architecture) -> list[Manifest]:
-    """Every node peers with every declared router and announces what the spec says."""
+def bgp(arch: Architecture, addresses: Mapping[str, str] | None = None) -> list[Manifest]:
+    """Every node peers with every declared router and announces what the spec says.
+    `addresses` maps a peer's name to the address really peered with (a router container
+    on kind), defaulting to the spec's."""
     if arch.bgp is None:
         return []
+    addresses = addresses or {}
     peers = [
         {
             "name": peer.name,
             "peerASN": peer.peer_asn,
-            "peerAddress": str(peer.address),
+            "peerAddress": addresses.get(peer.name, str(peer.address)),
             "peerConfigRef": {"name": "netconform"},
         }
         for peer in arch.bgp.peers

@@ -28,6 +28,12 @@ class Timeouts:
     cilium_rollout: float = 600.0
     # Every node Ready once the CNI is there.
     nodes_ready: float = 300.0
+    # BGP sessions up, routes learned or withdrawn. Cilium reconciles in seconds; a session
+    # whose first connect failed retries after the peer's connect-retry time (120 s default).
+    bgp: float = 150.0
+    # A Cilium agent restarted: it compiles its datapath before it peers again (minutes on two
+    # cores), and its DaemonSet pod must be replaced first.
+    agent_restart: float = 300.0
 
     @classmethod
     def options(cls) -> list[tuple[str, str, Any]]:

@@ -15,3 +15,14 @@ class Verdict:
 
     def __str__(self) -> str:
         return f"{self.summary}\n\n{self.evidence}" if self.evidence else self.summary
+
+    @classmethod
+    def all(cls, verdicts: list[Verdict]) -> Verdict:
+        """Holds when every one holds; says what failed first, and keeps all the evidence."""
+        failed = [v for v in verdicts if not v.ok]
+        shown = failed or verdicts
+        return cls(
+            not failed,
+            "; ".join(v.summary for v in shown),
+            "\n\n".join(v.evidence for v in verdicts if v.evidence),
+        )

@@ -20,6 +20,7 @@ ENV_LABEL = "netconform.io/environment"
 GROUP_LABEL = "netconform.io/group"
 AGENT_DIR = "/agent"
 AGENT_ARGV = ("python3", f"{AGENT_DIR}/agent.py")
+AGENT_CONFIG_MAP = "netconform-agent"
 # At least two pods per group, one per worker where there are more: every pair of groups is
 # then probed between pods on one node and between pods on two.
 MIN_REPLICAS = 2
@@ -36,6 +37,10 @@ class RunNamespaces:
 
     def labels(self) -> dict[str, str]:
         return {**MANAGED_BY, RUN_LABEL: self.run}
+
+
+def replicas(arch: Architecture) -> int:
+    return max(MIN_REPLICAS, arch.cluster.workers)
 
 
 def _agent_args(ports: list[PortSpec]) -> list[str]:
@@ -60,41 +65,25 @@ def render(arch: Architecture, layout: RunNamespaces, image: str) -> list[Manife
                 "metadata": {"name": layout.namespace(name), "labels": ns_labels},
             }
         )
-        out.append(
-            {
-                "apiVersion": "v1",
-                "kind": "ConfigMap",
-                "metadata": {
-                    "name": "netconform-agent",
-                    "namespace": layout.namespace(name),
-                    "labels": labels,
-                },
-                "data": {"agent.py": AGENT_FILE.read_text()},
-            }
-        )
+        out.append(agent_config_map(layout.namespace(name), labels))
     for endpoint in workload_endpoints(arch):
         out += _group(arch, endpoint, layout, image, ports)
     return out
 
 
-def _readiness(ports: list[PortSpec]) -> Manifest:
-    tcp = [p.port for p in ports if p.protocol == "TCP"]
-    return {"readinessProbe": {"tcpSocket": {"port": tcp[0]}}} if tcp else {}
-
-
-def _group(
-    arch: Architecture, endpoint: Endpoint, layout: RunNamespaces, image: str, ports: list[PortSpec]
-) -> list[Manifest]:
-    assert endpoint.environment is not None
-    namespace = layout.namespace(endpoint.environment)
-    selector = {GROUP_LABEL: endpoint.group}
-    pod_labels = {
-        **layout.labels(),
-        **arch.groups[endpoint.group].labels,
-        **selector,
-        ENV_LABEL: endpoint.environment,
+def agent_config_map(namespace: str, labels: dict[str, str]) -> Manifest:
+    """The agent file, mounted by every agent container of the namespace."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": AGENT_CONFIG_MAP, "namespace": namespace, "labels": labels},
+        "data": {"agent.py": AGENT_FILE.read_text()},
     }
-    meta = {"name": endpoint.group, "namespace": namespace, "labels": pod_labels}
+
+
+def agent_pod_spec(image: str, ports: list[PortSpec], spread: dict[str, str]) -> Manifest:
+    """A pod serving `ports` with the agent as an unprivileged user, spread over the nodes
+    by the `spread` labels."""
     env = [
         {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
@@ -115,26 +104,47 @@ def _group(
             "runAsUser": 65534,
         },
     }
-    spread = {
+    constraint = {
         "maxSkew": 1,
         "topologyKey": "kubernetes.io/hostname",
         "whenUnsatisfiable": "DoNotSchedule",
-        "labelSelector": {"matchLabels": selector},
+        "labelSelector": {"matchLabels": spread},
     }
+    return {
+        "containers": [container],
+        "topologySpreadConstraints": [constraint],
+        "volumes": [{"name": "agent", "configMap": {"name": AGENT_CONFIG_MAP}}],
+    }
+
+
+def _readiness(ports: list[PortSpec]) -> Manifest:
+    tcp = [p.port for p in ports if p.protocol == "TCP"]
+    return {"readinessProbe": {"tcpSocket": {"port": tcp[0]}}} if tcp else {}
+
+
+def _group(
+    arch: Architecture, endpoint: Endpoint, layout: RunNamespaces, image: str, ports: list[PortSpec]
+) -> list[Manifest]:
+    assert endpoint.environment is not None
+    namespace = layout.namespace(endpoint.environment)
+    selector = {GROUP_LABEL: endpoint.group}
+    pod_labels = {
+        **layout.labels(),
+        **arch.groups[endpoint.group].labels,
+        **selector,
+        ENV_LABEL: endpoint.environment,
+    }
+    meta = {"name": endpoint.group, "namespace": namespace, "labels": pod_labels}
     deployment = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": meta,
         "spec": {
-            "replicas": max(MIN_REPLICAS, arch.cluster.workers),
+            "replicas": replicas(arch),
             "selector": {"matchLabels": selector},
             "template": {
                 "metadata": {"labels": pod_labels},
-                "spec": {
-                    "containers": [container],
-                    "topologySpreadConstraints": [spread],
-                    "volumes": [{"name": "agent", "configMap": {"name": "netconform-agent"}}],
-                },
+                "spec": agent_pod_spec(image, ports, selector),
             },
         },
     }

@@ -2,7 +2,8 @@
 
 kubeadm's images and the node image (kind's node-image build by hand), Cilium's
 agent, operator and relay, and the probe image, all preloaded into the node
-image so that no cluster ever pulls. Each step is cached and prints its time.
+image so that no cluster ever pulls; and the FRR router image, which runs next
+to the nodes, not in them. Each step is cached and prints its time.
 
     python -m netconform.offline.local_images
 """
@@ -15,13 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from netconform import cluster
-from netconform.offline import cilium_images, gobuild, images
+from netconform.offline import cilium_images, gobuild, images, router_image
 
 
 @dataclass(frozen=True)
 class Built:
     node: str
     preloaded: list[str]
+    router: str
 
 
 def build(log: Callable[[str], None] = print) -> Built:
@@ -39,7 +41,9 @@ def build(log: Callable[[str], None] = print) -> Built:
     with images.step("node image"):
         node = images.node_image(base, binaries, preloaded, kubernetes)
     images.NODE_IMAGE_FILE.write_text(node)
-    return Built(node, preloaded)
+    with images.step("FRR router image"):
+        router = router_image.build(cluster.load_versions())
+    return Built(node, preloaded, router)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"node image: {built.node}")
     print("preloaded: " + ", ".join(built.preloaded))
+    print(f"router image: {built.router}")
     return 0
 
 

@@ -7,115 +7,28 @@ cannot take each other's addresses.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
-from netconform.checks.lbipam import (
-    Allocated,
-    Conflicting,
-    LbExpectation,
-    Refused,
-    Shared,
-    check_lb_ipam,
-)
-from netconform.convergence import Convergence, converge
-from netconform.kube import MANAGED_BY, Kube
-from netconform.verdict import Verdict
-
-POOL = ("cilium.io/v2", "CiliumLoadBalancerIPPool")
-SETTLE = Convergence(timeout=30, consistent_rounds=2, interval=0.5)
+from netconform.checks.lbipam import Allocated, Conflicting, Refused, Shared
+from netconform.convergence import Convergence
+from netconform.kube import Kube
+from netconform.lb_scenario import LbScenario
 
 
-@dataclass
-class Scenario:
-    kube: Kube
-    namespace: str
-    test_id: str
-    pools: list[str]
-
-    def pool(self, name: str, cidr: str, color: str = "any", disabled: bool = False) -> str:
-        full = f"{self.test_id}-{name}"
-        spec = {
-            "blocks": [{"cidr": cidr}],
-            "serviceSelector": {
-                "matchLabels": {"netconform.io/test": self.test_id, "color": color}
-            },
-            "disabled": disabled,
-        }
-        self.kube.apply(
-            [
-                {
-                    "apiVersion": POOL[0],
-                    "kind": POOL[1],
-                    "metadata": {"name": full, "labels": MANAGED_BY},
-                    "spec": spec,
-                }
-            ]
-        )
-        self.pools.append(full)
-        return full
-
-    def service(
-        self,
-        name: str,
-        color: str = "any",
-        port: int = 80,
-        annotations: dict[str, str] | None = None,
-    ) -> str:
-        self.kube.apply(
-            [
-                {
-                    "apiVersion": "v1",
-                    "kind": "Service",
-                    "metadata": {
-                        "name": name,
-                        "namespace": self.namespace,
-                        "labels": {"netconform.io/test": self.test_id, "color": color},
-                        "annotations": annotations or {},
-                    },
-                    "spec": {
-                        "type": "LoadBalancer",
-                        "ports": [{"name": "p", "port": port, "protocol": "TCP"}],
-                    },
-                }
-            ]
-        )
-        return f"{self.namespace}/{name}"
-
-    def verdict(self, *expectations: LbExpectation, settle: Convergence = SETTLE) -> Verdict:
-        def observe() -> Verdict:
-            services = self.kube.list("v1", "Service", self.namespace)
-            pools = [p for p in self.kube.list(*POOL) if p["metadata"]["name"] in self.pools]
-            return check_lb_ipam(services, pools, expectations)
-
-        return converge(observe, lambda v: v.ok, settle).history[-1]
-
-    def expect(self, *expectations: LbExpectation) -> None:
+class Scenario(LbScenario):
+    def expect(self, *expectations) -> None:
         verdict = self.verdict(*expectations)
         assert verdict.ok, str(verdict)
 
 
 @pytest.fixture
 def lb(kube: Kube) -> Iterator[Scenario]:
-    test_id = f"t{uuid.uuid4().hex[:6]}"
-    namespace = f"nc-{test_id}"
-    kube.apply(
-        [
-            {
-                "apiVersion": "v1",
-                "kind": "Namespace",
-                "metadata": {"name": namespace, "labels": MANAGED_BY},
-            }
-        ]
-    )
-    scenario = Scenario(kube, namespace, test_id, [])
+    scenario = Scenario(kube)
+    scenario.create_namespace()
     yield scenario
-    kube.delete_namespace(namespace, wait=False)
-    for pool in scenario.pools:
-        kube.delete(*POOL, pool)
+    scenario.cleanup()
 
 
 def test_allocates_from_the_pool_whose_selector_matches(lb: Scenario) -> None:
