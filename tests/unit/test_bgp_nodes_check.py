@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from netconform.checks.bgp_nodes import check_bgp_node_configs
+from netconform.checks.bgp_nodes import check_bgp_node_configs, check_bgp_peering
 from netconform.spec import Bgp
 
 WANT = Bgp.model_validate(
@@ -42,4 +42,38 @@ def test_each_problem_is_named() -> None:
     assert "a: no BGP instance with local ASN 64512 (has [65001])" in verdict.summary
     assert "b: no peer 198.18.0.1 AS64513 (has 198.18.0.2 AS64513)" in verdict.summary
     assert "c: no peer 198.18.0.1 AS64513 (has none)" in verdict.summary
+    assert "d: no CiliumBGPNodeConfig" in verdict.summary
+
+
+def status(node: str, *peers: tuple[str, str]) -> dict:
+    """A node config with status as a Cilium 1.20 agent reports it."""
+    reported = [
+        {"name": "frr", "peerASN": 64513, "peerAddress": address, "peeringState": state}
+        for address, state in peers
+    ]
+    instance = {"name": "asn-64512", "localASN": 64512, "peers": reported}
+    return {**config(node), "status": {"bgpInstances": [instance]}}
+
+
+def test_peering_holds_when_every_node_reports_established() -> None:
+    configs = [
+        status("a", ("198.18.192.5", "established")),
+        status("b", ("198.18.192.5", "established")),
+    ]
+    verdict = check_bgp_peering(["a", "b"], configs, ["198.18.192.5"])
+    assert verdict.ok and "all 2 nodes established with 1 peer(s)" in verdict.summary
+    assert "a: 198.18.192.5 established" in verdict.evidence
+
+
+def test_peering_names_each_node_not_established() -> None:
+    configs = [
+        status("a", ("198.18.192.5", "active")),
+        status("b", ("198.18.192.9", "established")),
+        {"metadata": {"name": "c"}, "spec": {}},
+    ]
+    verdict = check_bgp_peering(["a", "b", "c", "d"], configs, ["198.18.192.5"])
+    assert not verdict.ok
+    assert "a: peer 198.18.192.5 active, not established" in verdict.summary
+    assert "b: no status for peer 198.18.192.5" in verdict.summary
+    assert "c: no status for peer 198.18.192.5" in verdict.summary
     assert "d: no CiliumBGPNodeConfig" in verdict.summary

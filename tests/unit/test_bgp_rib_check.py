@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from netconform.checks.bgp_rib import check_rib, check_sessions, parse_rib, parse_sessions
-from netconform.frr import render_frr_conf
+from netconform.frr import BLACKHOLE, render_frr_conf
 from netconform.spec import Bgp
 
 NODES = ["198.18.0.11", "198.18.0.12"]
@@ -70,3 +70,13 @@ def test_frr_conf_peers_with_every_node_as_the_cluster_asn() -> None:
     assert "router bgp 64513" in conf and " bgp router-id 198.18.0.1" in conf
     assert " neighbor nodes remote-as 64512" in conf
     assert all(f" neighbor {node} peer-group nodes" in conf for node in NODES)
+
+
+def test_frr_conf_blackholes_what_no_node_announces_before_bgp() -> None:
+    bgp = Bgp.model_validate(
+        {"local_asn": 64512, "peers": [{"name": "frr", "peer_asn": 64513, "address": "198.18.0.1"}]}
+    )
+    conf = render_frr_conf(bgp, bgp.peers[0], NODES, static_routes={"198.18.250.0/28": BLACKHOLE})
+    lines = conf.splitlines()
+    assert lines.index("ip route 198.18.250.0/28 blackhole") < lines.index("router bgp 64513")
+    assert "ip route" not in render_frr_conf(bgp, bgp.peers[0], NODES)

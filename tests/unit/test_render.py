@@ -7,8 +7,9 @@ from pathlib import Path
 import yaml
 
 from netconform import policies, workloads
-from netconform.manifests import l2_announcements
+from netconform.manifests import bgp, l2_announcements
 from netconform.spec import load, parse
+from netconform.verdict import Verdict
 
 ROOT = Path(__file__).resolve().parents[2]
 ARCH = load(ROOT / "architecture.yaml")
@@ -95,3 +96,20 @@ def test_l2_announcements_only_when_asked() -> None:
     assert l2_announcements(ARCH) == []
     l2 = ARCH.model_copy(update={"lb_ipam": ARCH.lb_ipam.model_copy(update={"announce": "l2"})})
     assert [m["apiVersion"] for m in l2_announcements(l2)] == ["cilium.io/v2alpha1"]
+
+
+def test_bgp_peers_with_the_address_really_peered_with_else_the_spec_one() -> None:
+    arch = load(ROOT / "architecture.yaml")
+    cluster_config = bgp(arch, {"frr": "198.18.192.5"})[0]
+    [peer] = cluster_config["spec"]["bgpInstances"][0]["peers"]
+    assert peer["peerAddress"] == "198.18.192.5" and peer["peerASN"] == 64513
+    [spec_peer] = bgp(arch)[0]["spec"]["bgpInstances"][0]["peers"]
+    assert spec_peer["peerAddress"] == "198.18.0.1"
+
+
+def test_a_verdict_of_several_holds_only_when_each_does() -> None:
+    good, bad = Verdict(True, "sessions up", "FRR"), Verdict(False, "route missing", "RIB")
+    combined = Verdict.all([good, bad])
+    assert not combined.ok and combined.summary == "route missing"
+    assert combined.evidence == "FRR\n\nRIB"
+    assert Verdict.all([good, good]).ok
