@@ -13,7 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from netconform import policies, workloads
-from netconform.kube import MANAGED_BY_SELECTOR, Kube, Manifest, documents, recent_events
+from netconform.kube import (
+    MANAGED_BY_SELECTOR,
+    Kube,
+    KubeError,
+    Manifest,
+    documents,
+    recent_events,
+)
 from netconform.matrix import CROSS_NODE, SAME_NODE, Endpoint, workload_endpoints
 from netconform.podexec import PodExec
 from netconform.probing import MatrixProber, ProbeSite
@@ -21,7 +28,8 @@ from netconform.spec import Architecture
 from netconform.workloads import AGENT_ARGV, GROUP_LABEL, RUN_LABEL, RunNamespaces
 
 log = logging.getLogger(__name__)
-CLUSTER_SCOPED_POLICY = ("cilium.io/v2", "CiliumClusterwideNetworkPolicy")
+CILIUM = "cilium.io/v2"
+CLUSTER_SCOPED_POLICY = (CILIUM, "CiliumClusterwideNetworkPolicy")
 
 
 @dataclass
@@ -186,6 +194,22 @@ class PolicyRun:
         return removed
 
 
+# Cluster-scoped kinds a run may create: policies, and the BGP and LB IPAM suites' objects.
+LEFTOVER_KINDS = (
+    CLUSTER_SCOPED_POLICY,
+    *((CILIUM, kind) for kind in ("CiliumLoadBalancerIPPool", "CiliumBGPClusterConfig",
+                                  "CiliumBGPPeerConfig", "CiliumBGPAdvertisement")),
+    ("v1", "Namespace"),
+)  # fmt: skip
+
+
 def remove_leftovers(kube: Kube) -> list[str]:
-    """Everything any run left behind (an interrupted run): found by the managed-by label only."""
-    return kube.delete_by_label([CLUSTER_SCOPED_POLICY, ("v1", "Namespace")], MANAGED_BY_SELECTOR)
+    """Everything any run left behind (an interrupted run): found by the managed-by label only.
+    A kind the cluster does not serve (Cilium without BGP) has nothing to remove."""
+    removed = []
+    for kind in LEFTOVER_KINDS:
+        try:
+            removed += kube.delete_by_label([kind], MANAGED_BY_SELECTOR)
+        except KubeError:
+            continue
+    return removed

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from netconform import manifests
 from netconform.kube import Kube
 from netconform.policy_run import CLUSTER_SCOPED_POLICY, PolicyRun, Target, remove_leftovers
 from netconform.spec import load
@@ -156,8 +157,17 @@ def test_make_clean_removes_leftovers_of_any_run_but_nothing_unlabelled(kube: Ku
     interrupted = policy_run(kube, allow_cluster_changes=True)
     interrupted.deploy()
     interrupted.apply_policies()
+    kube.apply([*manifests.lb_pools(ARCH), *manifests.bgp(ARCH)])
     theirs = f"theirs-{uuid.uuid4().hex[:6]}"
-    kube.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": theirs}}])
+    their_pool = {
+        "apiVersion": "cilium.io/v2",
+        "kind": "CiliumLoadBalancerIPPool",
+        "metadata": {"name": theirs},
+        "spec": {"blocks": [{"cidr": "198.18.241.0/29"}]},
+    }
+    kube.apply(
+        [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": theirs}}, their_pool]
+    )
     try:
         removed = remove_leftovers(kube)
         assert f"Namespace netconform-{interrupted.layout.run}-prod" in removed
@@ -165,6 +175,11 @@ def test_make_clean_removes_leftovers_of_any_run_but_nothing_unlabelled(kube: Ku
             f"CiliumClusterwideNetworkPolicy netconform-{interrupted.layout.run}-default-deny"
             in removed
         )
+        assert {"CiliumLoadBalancerIPPool default", "CiliumBGPClusterConfig netconform"} <= set(
+            removed
+        )
         assert kube.get("v1", "Namespace", theirs) is not None
+        assert kube.get("cilium.io/v2", "CiliumLoadBalancerIPPool", theirs) is not None
     finally:
         kube.delete_namespace(theirs, wait=False)
+        kube.delete("cilium.io/v2", "CiliumLoadBalancerIPPool", theirs)
