@@ -137,11 +137,15 @@ class Lab:
         self.hosts[name] = host
         return host
 
-    def spawn(self, host: Host, argv: Sequence[str]) -> subprocess.Popen[str]:
-        """A long-running process inside the host; stopped when the lab closes."""
-        return self.processes.spawn(
-            [*host.exec.prefix, *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-        )
+    def spawn(
+        self, host: Host, argv: Sequence[str], log: Path | None = None
+    ) -> subprocess.Popen[str]:
+        """A long-running process inside the host, its output in `log` if given; stopped when
+        the lab closes."""
+        with log.open("w") if log else open(os.devnull, "w") as stdout:
+            return self.processes.spawn(
+                [*host.exec.prefix, *argv], stdout=stdout, stderr=subprocess.PIPE, text=True
+            )
 
     def wait_listening(
         self, host: Host, ports: Sequence[int], process: subprocess.Popen[str], timeout: float = 15

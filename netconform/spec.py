@@ -204,10 +204,30 @@ class Zone(_Strict):
     forward_to: list[Address] = Field(min_length=1)
 
 
+class DnsRecord(_Strict):
+    """A name and what it answers from each vantage point: `inside` is what the internal
+    zone's own servers answer (names in `dns.zones` only), `outside` what the external
+    resolver answers; an empty side answers NXDOMAIN there."""
+
+    name: DnsName
+    type: Literal["A", "AAAA"] = "A"
+    inside: list[Address] = []
+    outside: list[Address] = []
+
+
 class Dns(_Strict):
     cluster_domain: DnsName = "cluster.local"
     zones: list[Zone] = []
     upstream: list[Address] = []
+    records: list[DnsRecord] = []
+    # CoreDNS redundancy: the share of a steady stream of queries that may fail while one
+    # CoreDNS replica is deleted and replaced.
+    disruption_budget: Annotated[float, Field(ge=0, le=1)] = 0.01
+
+    def zone_of(self, name: str) -> Zone | None:
+        """The internal zone a name belongs to, the longest match first."""
+        matching = [z for z in self.zones if name == z.name or name.endswith(f".{z.name}")]
+        return max(matching, key=lambda z: len(z.name), default=None)
 
 
 class Listener(_Strict):
@@ -403,6 +423,31 @@ def _overlapping_pools(arch: Architecture) -> Iterator[tuple[str, str]]:
             )
 
 
+def _dns_records(dns: Dns) -> Iterator[tuple[str, str]]:
+    seen: set[tuple[str, str]] = set()
+    for i, record in enumerate(dns.records):
+        where = f"dns.records[{i}]"
+        if (record.name, record.type) in seen:
+            yield where, f"{record.name} {record.type} is declared twice"
+        seen.add((record.name, record.type))
+        if not record.inside and not record.outside:
+            yield where, f"{record.name} answers nothing inside or outside: give one of them"
+        if record.inside and dns.zone_of(record.name) is None:
+            yield (
+                f"{where}.inside",
+                f"{record.name} is in no internal zone of dns.zones: inside, it is the "
+                "external resolver's answer (give only outside)",
+            )
+        version = 4 if record.type == "A" else 6
+        for side in ("inside", "outside"):
+            for address in getattr(record, side):
+                if address.version != version:
+                    yield (
+                        f"{where}.{side}",
+                        f"{address} is not an IPv{version} address ({record.type})",
+                    )
+
+
 def parse(text: str, source: str = "architecture.yaml") -> Architecture:
     """Parse and check a spec; every problem found is one line of the SpecError."""
     try:
@@ -423,7 +468,12 @@ def parse(text: str, source: str = "architecture.yaml") -> Architecture:
     except ValidationError as error:
         lines = [f"{source}: {_path(e['loc'])}: {_reason(e)}" for e in error.errors()]
         raise SpecError("\n".join(lines)) from None
-    problems = [*_cross_references(arch), *_duplicates(arch), *_overlapping_pools(arch)]
+    problems = [
+        *_cross_references(arch),
+        *_duplicates(arch),
+        *_overlapping_pools(arch),
+        *_dns_records(arch.dns),
+    ]
     if problems:
         raise SpecError("\n".join(f"{source}: {path}: {reason}" for path, reason in problems))
     return arch
