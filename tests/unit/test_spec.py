@@ -33,6 +33,10 @@ def _flows(data):
     return data["policy"]["flows"]
 
 
+def _records(data):
+    return data["dns"]["records"]
+
+
 BAD = {
     "empty file": ("", "(document)", "the file is empty"),
     "comments only": ("# nothing\n", "(document)", "the file is empty"),
@@ -212,6 +216,31 @@ BAD = {
         _edited(lambda d: d["lb_ipam"]["pools"][0].update(cidr="198.18.200.0/28")),
         "lb_ipam.pools[0].cidr",
         "overlaps external 'partner-api' (198.18.200.10/32)",
+    ),
+    "inside answer for a name in no internal zone": (
+        _edited(lambda d: _records(d)[2].update(inside=["198.18.100.1"])),
+        "dns.records[2].inside",
+        "www.example is in no internal zone of dns.zones",
+    ),
+    "DNS record answering nothing": (
+        _edited(lambda d: _records(d)[1].pop("inside")),
+        "dns.records[1]",
+        "printer.home.arpa answers nothing inside or outside",
+    ),
+    "DNS record declared twice": (
+        _edited(lambda d: _records(d).append({"name": "www.example", "outside": ["198.18.1.1"]})),
+        "dns.records[3]",
+        "www.example A is declared twice",
+    ),
+    "IPv6 address in an A record": (
+        _edited(lambda d: _records(d)[0].update(outside=["fd00::1"])),
+        "dns.records[0].outside",
+        "fd00::1 is not an IPv4 address (A)",
+    ),
+    "disruption budget over one": (
+        _edited(lambda d: d["dns"].update(disruption_budget=5)),
+        "dns.disruption_budget",
+        "less than or equal to 1",
     ),
 }
 
