@@ -20,6 +20,7 @@ from lab.topology import Host, Lab
 from netconform import dns as render
 from netconform.checks.dns import Answer, Question
 from netconform.dns_probing import ask
+from netconform.dns_servers import UPSTREAM, zone_files
 from netconform.spec import Dns
 from netconform.workloads import AGENT_FILE
 
@@ -30,7 +31,6 @@ BASE_COREFILE = """.:53 {
 }
 """
 RESOLVER, CLIENT = "198.18.53.2", "198.18.53.3"
-UPSTREAM = "upstream"
 
 
 @dataclass
@@ -64,13 +64,9 @@ class Servers:
 def spec_servers(dns: Dns) -> Servers:
     """The healthy servers: each zone's inside records at its first forward_to address, the
     outside records at the first upstream."""
-    zones: dict[str, dict[str, str]] = {
-        zone: {zone: text} for zone, text in render.inside_zones(dns).items()
-    }
-    zones[UPSTREAM] = {render.ROOT_ZONE: render.outside_zone(dns)}
     addresses = {zone.name: str(zone.forward_to[0]) for zone in dns.zones}
     addresses[UPSTREAM] = str(dns.upstream[0])
-    return Servers(zones, addresses)
+    return Servers(zone_files(dns), addresses)
 
 
 @contextmanager
@@ -98,12 +94,9 @@ def dns_lab(
             if server in stopped:
                 continue
             directory = workdir / server
-            directory.mkdir()
-            for zone, text in zones.items():
-                (directory / render.zone_file_name(zone)).write_text(text)
-            (directory / "Corefile").write_text(render.server_corefile(zones, str(directory)))
+            corefile_path = render.write_server(directory, zones, str(directory))
             logs[server] = directory / "query.log"
-            argv = [str(coredns), "-conf", str(directory / "Corefile")]
+            argv = [str(coredns), "-conf", str(corefile_path)]
             started = lab.spawn(hosts[server], argv, log=logs[server])
             lab.wait_listening(hosts[server], [53], started)
         yield DnsLab(lab, client, resolver, hosts, logs, ("python3", str(AGENT_FILE)))

@@ -73,6 +73,11 @@ def router_image(versions: Mapping[str, Mapping[str, str]]) -> str:
     return f"quay.io/frrouting/frr:{version(versions, 'frr_image')}"
 
 
+def dns_server_image(versions: Mapping[str, Mapping[str, str]]) -> str:
+    """The CoreDNS image the DNS servers next to kind run."""
+    return f"registry.k8s.io/coredns/coredns:{version(versions, 'dns_server_image')}"
+
+
 def charts_dir() -> Path:
     return Path(os.environ.get("NETCONFORM_CHARTS") or SHARED / "charts")
 

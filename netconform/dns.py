@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 
 from netconform.spec import Dns
 
@@ -74,6 +75,17 @@ def server_corefile(zones: Iterable[str], directory: str = "/etc/coredns") -> st
         f"    file {directory}/{zone_file_name(zone)} {zone}\n}}\n"
         for zone in zones
     )
+
+
+def write_server(directory: Path, zones: Mapping[str, str], config_dir: str) -> Path:
+    """A server's zone files (zone -> file) and Corefile into `directory`, which the server
+    sees as `config_dir`; returns the Corefile."""
+    directory.mkdir(mode=0o755, parents=True, exist_ok=True)
+    for zone, text in zones.items():
+        (directory / zone_file_name(zone)).write_text(text)
+    corefile = directory / "Corefile"
+    corefile.write_text(server_corefile(zones, config_dir))
+    return corefile
 
 
 _DEFAULT_FORWARD = re.compile(r"^(\s*)forward\s+\.\s+[^{\n]*?(\s*\{)?$", re.MULTILINE)

@@ -6,7 +6,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from netconform.checks.dns import Answer, Question, answer_of
+import dns.exception
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdatatype
+
+from netconform.checks.dns import TIMEOUT, Answer, Question, answer_of
 from netconform.exec import Exec, ExecTimeout
 
 # On top of the probe timeout: the agent's start-up and the transport.
@@ -42,3 +48,23 @@ def ask(
 
 def reproduce(site: Exec, agent: Sequence[str], question: Question, server: str) -> str:
     return site.command_line([*agent, "probe"], json.dumps(probe(question, server, 2.0)))
+
+
+def ask_directly(questions: dict[Question, str], timeout: float = 2.0) -> dict[Question, Answer]:
+    """Ask from this machine with dnspython (the outside vantage point next to kind), each
+    question of its server's address."""
+    answers = {}
+    for question, server in questions.items():
+        query = dns.message.make_query(question.name, question.type)
+        try:
+            reply = dns.query.udp(query, server, timeout=timeout)
+        except dns.exception.Timeout:
+            answers[question] = Answer(TIMEOUT)
+            continue
+        except OSError as error:
+            answers[question] = Answer(f"UNREACHABLE ({error.strerror})")
+            continue
+        wanted = dns.rdatatype.from_text(question.type)
+        addresses = {r.address for rrset in reply.answer if rrset.rdtype == wanted for r in rrset}
+        answers[question] = Answer(dns.rcode.to_text(reply.rcode()), frozenset(addresses))
+    return answers

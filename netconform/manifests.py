@@ -117,11 +117,12 @@ def bgp(arch: Architecture, addresses: Mapping[str, str] | None = None) -> list[
 def render_all(
     arch: Architecture, layout: RunNamespaces | None = None, image: str = "python:3"
 ) -> list[Manifest]:
-    """Every manifest the suite renders for this architecture: probe workloads, reference
-    policies, LB pools and BGP."""
+    """Every manifest the suite renders for this architecture: probe workloads (and the
+    headless Service the DNS suite asks), reference policies, LB pools and BGP."""
     layout = layout or RunNamespaces("render")
     return [
         *workloads.render(arch, layout, image),
+        workloads.headless_service(arch, layout),
         *policies.render(arch, layout),
         *lb_pools(arch),
         *l2_announcements(arch),

@@ -34,6 +34,9 @@ class Timeouts:
     # A Cilium agent restarted: it compiles its datapath before it peers again (minutes on two
     # cores), and its DaemonSet pod must be replaced first.
     agent_restart: float = 300.0
+    # CoreDNS restarted with a new Corefile until it answers with it (pods replaced, images
+    # already on the nodes).
+    dns: float = 120.0
 
     @classmethod
     def options(cls) -> list[tuple[str, str, Any]]:

@@ -21,6 +21,7 @@ GROUP_LABEL = "netconform.io/group"
 AGENT_DIR = "/agent"
 AGENT_ARGV = ("python3", f"{AGENT_DIR}/agent.py")
 AGENT_CONFIG_MAP = "netconform-agent"
+HEADLESS = "-headless"
 # At least two pods per group, one per worker where there are more: every pair of groups is
 # then probed between pods on one node and between pods on two.
 MIN_REPLICAS = 2
@@ -161,3 +162,23 @@ def _group(
         },
     }
     return [deployment, service]
+
+
+def headless_service(arch: Architecture, layout: RunNamespaces) -> Manifest:
+    """A headless twin of the first workload's Service: its name answers its pods' addresses
+    (the split-DNS suite asks it)."""
+    endpoint = workload_endpoints(arch)[0]
+    ports = [
+        {"name": f"{p.protocol.lower()}-{p.port}", "port": p.port, "protocol": p.protocol}
+        for p in workload_ports(arch)
+    ]
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": f"{endpoint.group}{HEADLESS}",
+            "namespace": layout.namespace(str(endpoint.environment)),
+            "labels": layout.labels(),
+        },
+        "spec": {"clusterIP": "None", "selector": {GROUP_LABEL: endpoint.group}, "ports": ports},
+    }

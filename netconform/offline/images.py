@@ -106,6 +106,27 @@ def matching_binary(name: str, tag: str, log: Callable[[str], None]) -> Path:
     return builder.ensure([name], log=log, pins={name: wanted})[name]
 
 
+def coredns_image(ref: str, log: Callable[[str], None]) -> str:
+    """CoreDNS at the version its tag names, alone on an empty image as upstream ships it."""
+    binary = matching_binary("coredns", ref.rsplit(":", 1)[1], log)
+    _import_binaries(ref, {"/coredns": binary}, ["/coredns"])
+    return ref
+
+
+def _import_binaries(ref: str, files: Mapping[str, Path], entry: list[str]) -> None:
+    """Import `files` as an image, unless `ref` already holds these very binaries (its label
+    names them, so a rebuilt or re-pinned binary replaces the image)."""
+    source = ",".join(sorted(path.name for path in files.values()))
+    if image_label(ref, SOURCE_LABEL) != source:
+        changes = [
+            f"ENV {DEFAULT_PATH}",
+            f"ENTRYPOINT {json.dumps(entry)}",
+            f"LABEL {SOURCE_LABEL}={source}",
+        ]
+        flags = [arg for change in changes for arg in ("--change", change)]
+        run(["docker", "import", *flags, "-", ref], stdin=rootfs_tar(files))
+
+
 def component_images(
     kubeadm: Path,
     binaries: Mapping[str, Path],
@@ -124,22 +145,13 @@ def component_images(
         if name == "pause":
             files, entry = {"/pause": pause_binary(kubernetes_version)}, ["/pause"]
         elif name == "coredns":
-            files, entry = {"/coredns": matching_binary("coredns", tag, log)}, ["/coredns"]
+            made.append(coredns_image(ref, log))
+            continue
         elif name == "etcd":
             files, entry = {"/usr/local/bin/etcd": matching_binary("etcd", tag, log)}, ["etcd"]
         else:
             files, entry = {f"/usr/local/bin/{name}": binaries[name]}, [name]
-        # The label names the binaries inside, so a rebuilt or re-pinned one replaces the image.
-        source = ",".join(sorted(path.name for path in files.values()))
-        if image_label(ref, SOURCE_LABEL) != source:
-            changes = [
-                "--change",
-                f"ENV {DEFAULT_PATH}",
-                "--change",
-                f"ENTRYPOINT {json.dumps(entry)}",
-            ]
-            changes += ["--change", f"LABEL {SOURCE_LABEL}={source}"]
-            run(["docker", "import", *changes, "-", ref], stdin=rootfs_tar(files))
+        _import_binaries(ref, files, entry)
         made.append(ref)
     return made
 

@@ -2,8 +2,8 @@
 
 kubeadm's images and the node image (kind's node-image build by hand), Cilium's
 agent, operator and relay, and the probe image, all preloaded into the node
-image so that no cluster ever pulls; and the FRR router image, which runs next
-to the nodes, not in them. Each step is cached and prints its time.
+image so that no cluster ever pulls; and the FRR router and CoreDNS server
+images, which run next to the nodes, not in them. Each step is cached and prints its time.
 
     python -m netconform.offline.local_images
 """
@@ -23,7 +23,7 @@ from netconform.offline import cilium_images, gobuild, images, router_image
 class Built:
     node: str
     preloaded: list[str]
-    router: str
+    beside: list[str]  # images of the containers next to the nodes
 
 
 def build(log: Callable[[str], None] = print) -> Built:
@@ -41,9 +41,10 @@ def build(log: Callable[[str], None] = print) -> Built:
     with images.step("node image"):
         node = images.node_image(base, binaries, preloaded, kubernetes)
     images.NODE_IMAGE_FILE.write_text(node)
-    with images.step("FRR router image"):
+    with images.step("FRR router and DNS server images"):
         router = router_image.build(cluster.load_versions())
-    return Built(node, preloaded, router)
+        dns_server = images.coredns_image(cluster.dns_server_image(cluster.load_versions()), log)
+    return Built(node, preloaded, [router, dns_server])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"node image: {built.node}")
     print("preloaded: " + ", ".join(built.preloaded))
-    print(f"router image: {built.router}")
+    print("next to the nodes: " + ", ".join(built.beside))
     return 0
 
 
