@@ -12,9 +12,14 @@ import pytest
 
 from fixtures.prerequisites import skip_or_stop
 
+ENGINE_TESTS = "test_engine.py"
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
+    # The engine tests stop the engine and remove every container, clusters included: they
+    # run before anything that keeps a cluster for the session.
+    items.sort(key=lambda item: Path(str(item.fspath)).name != ENGINE_TESTS)
     ours = [item for item in items if here in Path(str(item.fspath)).parents]
     for item in ours:
         item.add_marker(pytest.mark.localcluster)

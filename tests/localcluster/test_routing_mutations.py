@@ -2,7 +2,7 @@
 node fails, naming the prefix or the node.
 
 Runs on the suites' own cluster and router fixtures:
-`pytest tests/localcluster/test_bgp_mutations.py --images=local`.
+`pytest tests/localcluster/test_routing_mutations.py --images=local`.
 """
 
 from __future__ import annotations
