@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: help venv tools manifests preflight docker-up docker-down local-images test-local check check-controlplane controlplane lint test test-policies bench clean
+.PHONY: help venv tools manifests analyze preflight docker-up docker-down local-images test-local check check-controlplane controlplane lint test test-policies bench clean
 
 help:
 	@echo "make check          the suite's own tests: lint, unit, lab (root), schema"
@@ -14,7 +14,8 @@ help:
 	@echo "make check-controlplane  the Kubernetes glue against that real control plane"
 	@echo "make test           create a kind cluster with Cilium and run every suite"
 	@echo "   IMAGES=local       ... from images built here (no registry access; make docker-up first)"
-	@echo "make test-policies  only the network policy suites"
+	@echo "make test-policies  the policy analyzer, then only the network policy suites"
+	@echo "make analyze        the policies' matrix predicted without a cluster, against the spec"
 	@echo "make bench          what a matrix pass costs (lab, root)"
 	@echo "make manifests      write the reference manifests of architecture.yaml into manifests/"
 	@echo "make lint           ruff"
@@ -75,9 +76,13 @@ test: preflight
 	@mkdir -p reports
 	$(SUITES) --junitxml=reports/suites.xml
 
-test-policies: preflight
+# Stops on an analyzer diff before any cluster is touched.
+test-policies: analyze preflight
 	@mkdir -p reports
 	$(SUITES) -m policies --junitxml=reports/policies.xml
+
+analyze: venv
+	$(PY) -m netconform.cli analyze
 
 # The reference manifests of architecture.yaml as files (a staleness test keeps them current).
 manifests: venv

@@ -1,4 +1,5 @@
-"""The `netconform` command: check tools, validate a spec, render manifests, bring a cluster up."""
+"""The `netconform` command: check tools, validate a spec, analyze its policies, render
+manifests, bring a cluster up."""
 
 from __future__ import annotations
 
@@ -52,6 +53,32 @@ def _render(args: argparse.Namespace) -> int:
             manifest["data"]["agent.py"] = summary
     print(yaml.dump_all(manifests, Dumper=cluster.PlainDumper, sort_keys=False), end="")
     return 0
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    """The policies' matrix predicted without a cluster, against the spec; exit 1 on a diff."""
+    import time
+
+    from netconform.kube import documents
+    from netconform.manifests import REFERENCE_RUN
+    from netconform.policy_analysis import analyze, policy_manifests, rule_findings
+    from netconform.workloads import RunNamespaces
+
+    started = time.monotonic()
+    arch = _spec(args)
+    layout = RunNamespaces(REFERENCE_RUN)
+    try:
+        manifests = [d for path in args.paths for d in documents(Path(path).read_text())]
+    except OSError as error:
+        print(f"netconform analyze: {error.filename}: {error.strerror}", file=sys.stderr)
+        return 2
+    manifests = manifests or policy_manifests(arch, layout)
+    verdict = analyze(arch, manifests, layout)
+    print(verdict)
+    for finding in rule_findings(arch, manifests, layout):
+        print(f"note: {finding}")
+    print(f"({len(manifests)} policies analyzed in {time.monotonic() - started:.2f} s)")
+    return 0 if verdict.ok else 1
 
 
 def _manifests(args: argparse.Namespace) -> int:
@@ -160,6 +187,15 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "render", parents=[spec_after], help="print the Cilium manifests rendered from the spec"
     ).set_defaults(run=_render)
+    analyze = commands.add_parser(
+        "analyze",
+        parents=[spec_after],
+        help="predict the policies' matrix without a cluster and hold it against the spec",
+    )
+    analyze.add_argument(
+        "paths", nargs="*", help="policy files (default: policy.paths, else the reference ones)"
+    )
+    analyze.set_defaults(run=_analyze)
     manifests = commands.add_parser(
         "manifests", parents=[spec_after], help="write the reference manifests as files"
     )

@@ -22,10 +22,12 @@ _SYMBOLS = {
     "unreachable": "U",
     "tls-error": "T",
     "error": "E",
+    "undecided": "*",
 }
 LEGEND = (
     ". connected  X dropped  R refused (reached the host: a leak)  U unreachable\n"
     "T tls-error  D dns-error  H http answer  E probe error  ? no answer  - not probed\n"
+    "* undecided (the analyzer: only a proxy decides)\n"
     "diff: . as expected  ! wrong now  ~ flapping (right now, changed between rounds)"
 )
 

@@ -209,3 +209,26 @@ def test_validate_does_not_import_the_kubernetes_client() -> None:
         check=True,
     )
     assert done.stdout.strip().endswith("False")
+
+
+def test_analyze_passes_the_reference_policies_and_names_a_broken_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--spec", str(ROOT / "architecture.yaml"), "analyze"]) == 0
+    assert "analyzer: the policies give the spec's matrix" in capsys.readouterr().out
+    from netconform import policies
+    from netconform.manifests import REFERENCE_RUN
+    from netconform.spec import load
+    from netconform.workloads import RunNamespaces
+
+    arch = load(ROOT / "architecture.yaml")
+    flows = [f for f in arch.policy.flows if f.name != "backend-to-db"]
+    broken = arch.model_copy(update={"policy": arch.policy.model_copy(update={"flows": flows})})
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump_all(policies.render(broken, RunNamespaces(REFERENCE_RUN))))
+    assert main(["--spec", str(ROOT / "architecture.yaml"), "analyze", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "analyzer: 2 of 154 cells wrong" in out
+    assert "! wrong: prod/backend -> prod/db 5432/TCP expected connected, got dropped" in out
+    assert main(["analyze", str(tmp_path / "missing.yaml")]) == 2
+    assert "missing.yaml: No such file or directory" in capsys.readouterr().err

@@ -1,0 +1,134 @@
+"""`netconform analyze`: the policy analyzer's matrix for the spec, held against the spec's
+intent in the suites' own grids, with no cluster and no Docker.
+
+The peers are the spec's workloads exactly as the suites deploy them (the
+rendered Deployments' pod labels, the rendered Namespaces' labels), its
+services' pods, and its externals at the addresses the policies see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from netconform import policies, workloads
+from netconform.checks.policy_analyzer import (
+    ALLOWED,
+    DENIED,
+    Peer,
+    Prediction,
+    entries_of,
+    findings,
+    outside_peer,
+    pod_peer,
+    predict,
+)
+from netconform.checks.reachability import check_matrix
+from netconform.kube import Manifest, documents
+from netconform.matrix import ALLOWED as EXPECT_ALLOWED
+from netconform.matrix import (
+    CONNECTED,
+    DROPPED,
+    Cell,
+    Endpoint,
+    ExpectedMatrix,
+    Observation,
+    expected_matrix,
+    workload_endpoints,
+)
+from netconform.matrix import DENIED as EXPECT_DENIED
+from netconform.spec import Architecture
+from netconform.verdict import Verdict
+from netconform.workloads import RunNamespaces
+
+NAMESPACE_NAME = "kubernetes.io/metadata.name"
+AS_OBSERVED = {ALLOWED: CONNECTED, DENIED: DROPPED}
+
+
+def peers(
+    arch: Architecture, layout: RunNamespaces, externals: Mapping[str, str] | None = None
+) -> dict[Endpoint, Peer]:
+    """Every endpoint of the matrix as Cilium's policies see it."""
+    rendered = workloads.render(arch, layout, "analyzer")
+    namespaces = {
+        m["metadata"]["name"]: {**m["metadata"]["labels"], NAMESPACE_NAME: m["metadata"]["name"]}
+        for m in rendered
+        if m["kind"] == "Namespace"
+    }
+    templates = {
+        (m["metadata"]["namespace"], m["metadata"]["name"]): m["spec"]["template"]["metadata"]
+        for m in rendered
+        if m["kind"] == "Deployment"
+    }
+    found: dict[Endpoint, Peer] = {}
+    for endpoint in workload_endpoints(arch):
+        namespace = layout.namespace(str(endpoint.environment))
+        labels = templates[(namespace, endpoint.group)]["labels"]
+        found[endpoint] = pod_peer(endpoint.name, labels, namespace, namespaces[namespace])
+    for name, service in arch.services.items():
+        own = {NAMESPACE_NAME: service.namespace}
+        found[Endpoint(name, "service", name)] = pod_peer(
+            name, service.labels, service.namespace, own
+        )
+    for name, external in arch.externals.items():
+        network = external.cidr
+        address = (externals or {}).get(name) or str(next(iter(network.hosts()), network[0]))
+        found[Endpoint(name, "external", name)] = outside_peer(name, address)
+    return found
+
+
+def policy_manifests(arch: Architecture, layout: RunNamespaces) -> list[Manifest]:
+    """What the suites apply: the user's policy files, else the reference policies."""
+    if arch.policy.paths:
+        return [doc for path in arch.policy.paths for doc in documents(Path(path).read_text())]
+    return policies.render(arch, layout)
+
+
+def predictions(
+    arch: Architecture,
+    manifests: Sequence[Manifest],
+    layout: RunNamespaces,
+    externals: Mapping[str, str] | None = None,
+) -> dict[Cell, Prediction]:
+    """The analyzer's verdict for every cell of the spec's matrix."""
+    entries = entries_of(manifests)
+    known = peers(arch, layout, externals)
+    return {
+        cell: predict(entries, known[cell.source], known[cell.destination], cell.port)
+        for cell in expected_matrix(arch).cells
+    }
+
+
+def predicted_matrix(predicted: Mapping[Cell, Prediction]) -> ExpectedMatrix:
+    """The decided cells as expectations, to hold against what the probes observe."""
+    expect = {ALLOWED: EXPECT_ALLOWED, DENIED: EXPECT_DENIED}
+    return ExpectedMatrix(
+        {c: expect[p.verdict] for c, p in predicted.items() if p.verdict in expect}
+    )
+
+
+def analyze(arch: Architecture, manifests: Sequence[Manifest], layout: RunNamespaces) -> Verdict:
+    """The prediction against the spec's intent, as the suites' expected/observed/diff grids."""
+    predicted = predictions(arch, manifests, layout)
+    observed = {
+        cell: Observation(AS_OBSERVED.get(p.verdict, p.verdict), p.why)
+        for cell, p in predicted.items()
+    }
+    matrix = expected_matrix(arch)
+    verdict = check_matrix(matrix, [observed], 1, 0.0, lambda cell: ())
+    undecided = sum(1 for p in predicted.values() if p.verdict not in AS_OBSERVED)
+    if verdict.ok:
+        return Verdict(
+            True, f"analyzer: the policies give the spec's matrix ({len(predicted)} cells)"
+        )
+    wrong = verdict.summary.split(": ", 1)[1].split(" after ")[0]
+    return Verdict(False, f"analyzer: {wrong}, {undecided} undecided", verdict.evidence)
+
+
+def rule_findings(
+    arch: Architecture, manifests: Sequence[Manifest], layout: RunNamespaces
+) -> list[str]:
+    """Dead rules, and denies shadowing allows, over the spec's endpoints and cells."""
+    known = peers(arch, layout)
+    cells = [(known[c.source], known[c.destination], c.port) for c in expected_matrix(arch).cells]
+    return findings(entries_of(manifests), list(known.values()), cells)

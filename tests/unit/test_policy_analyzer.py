@@ -1,0 +1,389 @@
+"""The policy analyzer on Cilium's semantics, one construct at a time, and its invariants on
+random policies."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from netconform.checks.policy_analyzer import (
+    ALLOWED,
+    DENIED,
+    UNDECIDED,
+    Peer,
+    entries_of,
+    findings,
+    outside_peer,
+    pod_peer,
+    predict,
+)
+from netconform.spec import PortSpec
+
+WEB = PortSpec(80, "TCP")
+DNS = PortSpec(53, "UDP")
+ENV = "netconform.io/environment"
+
+
+def pod(name: str, namespace: str, env: str = "prod", **labels: str) -> Peer:
+    return pod_peer(name, labels, namespace, {ENV: env, "kubernetes.io/metadata.name": namespace})
+
+
+FRONT = pod("front", "shop", app="frontend")
+BACK = pod("back", "shop", app="backend", tier="api")
+OTHER = pod("other", "lab", env="staging", app="frontend")
+WORLD = outside_peer("partner", "198.18.200.10")
+
+
+def cnp(name: str, spec: dict, namespace: str = "shop") -> dict:
+    meta = {"name": name, "namespace": namespace}
+    return {
+        "apiVersion": "cilium.io/v2",
+        "kind": "CiliumNetworkPolicy",
+        "metadata": meta,
+        "spec": spec,
+    }
+
+
+def ccnp(name: str, spec: dict) -> dict:
+    meta = {"name": name}
+    return {
+        "apiVersion": "cilium.io/v2",
+        "kind": "CiliumClusterwideNetworkPolicy",
+        "metadata": meta,
+        "spec": spec,
+    }
+
+
+def verdict(policies: list[dict], source: Peer, destination: Peer, port: PortSpec = WEB) -> str:
+    return predict(entries_of(policies), source, destination, port).verdict
+
+
+BACKEND = {"matchLabels": {"app": "backend"}}
+WEB_PORT = [{"ports": [{"port": "80", "protocol": "TCP"}]}]
+
+
+def test_no_policy_allows_everything() -> None:
+    assert verdict([], FRONT, BACK) == ALLOWED and verdict([], FRONT, WORLD) == ALLOWED
+
+
+def test_an_empty_rule_selects_nothing_but_turns_default_deny_on() -> None:
+    deny_all = ccnp("deny", {"endpointSelector": {}, "ingress": [{}], "egress": [{}]})
+    assert verdict([deny_all], FRONT, BACK) == DENIED
+    explained = predict(entries_of([deny_all]), FRONT, BACK, WEB).why
+    assert (
+        "egress default deny (selected by CiliumClusterwideNetworkPolicy deny egress[0])"
+        in explained
+    )
+
+
+def test_a_namespaced_selector_stays_in_its_namespace_unless_it_names_one() -> None:
+    same_ns = cnp(
+        "web",
+        {
+            "endpointSelector": BACKEND,
+            "ingress": [
+                {"fromEndpoints": [{"matchLabels": {"app": "frontend"}}], "toPorts": WEB_PORT}
+            ],
+        },
+    )
+    assert verdict([same_ns], FRONT, BACK) == ALLOWED
+    assert verdict([same_ns], OTHER, BACK) == DENIED
+    by_env = {
+        "matchLabels": {"app": "frontend", f"k8s:io.cilium.k8s.namespace.labels.{ENV}": "staging"}
+    }
+    cross = cnp(
+        "web",
+        {
+            "endpointSelector": BACKEND,
+            "ingress": [{"fromEndpoints": [by_env], "toPorts": WEB_PORT}],
+        },
+    )
+    assert verdict([cross], OTHER, BACK) == ALLOWED and verdict([cross], FRONT, BACK) == DENIED
+
+
+def test_match_expressions() -> None:
+    expressions = [
+        {"key": "app", "operator": "In", "values": ["frontend", "ops"]},
+        {"key": "tier", "operator": "DoesNotExist"},
+    ]
+    policy = cnp(
+        "expr",
+        {
+            "endpointSelector": BACKEND,
+            "ingress": [{"fromEndpoints": [{"matchExpressions": expressions}]}],
+        },
+    )
+    assert verdict([policy], FRONT, BACK) == ALLOWED
+    tiered = pod("tiered", "shop", app="frontend", tier="x")
+    assert verdict([policy], tiered, BACK) == DENIED
+    not_in = cnp(
+        "notin",
+        {
+            "endpointSelector": BACKEND,
+            "ingress": [
+                {
+                    "fromEndpoints": [
+                        {
+                            "matchExpressions": [
+                                {"key": "app", "operator": "NotIn", "values": ["frontend"]}
+                            ]
+                        }
+                    ]
+                }
+            ],
+        },
+    )
+    assert verdict([not_in], FRONT, BACK) == DENIED
+    assert verdict([not_in], pod("nolabel", "shop"), BACK) == ALLOWED
+
+
+def test_cidr_set_with_except_and_entities() -> None:
+    def egress(rule: dict) -> list[dict]:
+        return [
+            cnp("out", {"endpointSelector": {"matchLabels": {"app": "frontend"}}, "egress": [rule]})
+        ]
+
+    carved = {"toCIDRSet": [{"cidr": "198.18.200.0/24", "except": ["198.18.200.8/29"]}]}
+    assert verdict(egress(carved), FRONT, WORLD) == DENIED
+    assert verdict(egress(carved), FRONT, outside_peer("x", "198.18.200.20")) == ALLOWED
+    assert verdict(egress({"toCIDR": ["198.18.0.0/15"]}), FRONT, BACK) == DENIED  # pods are no CIDR
+    assert verdict(egress({"toEntities": ["world"]}), FRONT, WORLD) == ALLOWED
+    assert verdict(egress({"toEntities": ["world"]}), FRONT, BACK) == DENIED
+    assert verdict(egress({"toEntities": ["cluster"]}), FRONT, BACK) == ALLOWED
+    assert verdict(egress({"toEntities": ["cluster"]}), FRONT, WORLD) == DENIED
+
+
+def test_ports_without_peers_select_every_peer_and_ports_must_match() -> None:
+    policy = cnp("p", {"endpointSelector": BACKEND, "ingress": [{"toPorts": WEB_PORT}]})
+    assert verdict([policy], OTHER, BACK) == ALLOWED
+    assert verdict([policy], OTHER, BACK, DNS) == DENIED
+    ranged = cnp(
+        "r",
+        {
+            "endpointSelector": BACKEND,
+            "ingress": [
+                {"toPorts": [{"ports": [{"port": "70", "endPort": 90, "protocol": "ANY"}]}]}
+            ],
+        },
+    )
+    assert verdict([ranged], FRONT, BACK) == ALLOWED
+
+
+def test_deny_wins_over_allow() -> None:
+    allow = cnp("allow", {"endpointSelector": BACKEND, "ingress": [{"fromEndpoints": [{}]}]})
+    deny = cnp(
+        "deny",
+        {
+            "endpointSelector": BACKEND,
+            "ingressDeny": [{"fromEndpoints": [{"matchLabels": {"app": "frontend"}}]}],
+        },
+    )
+    assert verdict([allow], FRONT, BACK) == ALLOWED
+    assert verdict([allow, deny], FRONT, BACK) == DENIED
+    assert (
+        "ingress denied by CiliumNetworkPolicy shop/deny ingressDeny[0]"
+        in predict(entries_of([allow, deny]), FRONT, BACK, WEB).why
+    )
+
+
+def test_a_clusterwide_wildcard_peer_selects_pods_not_the_world() -> None:
+    policy = ccnp("all-pods", {"endpointSelector": {}, "egress": [{"toEndpoints": [{}]}]})
+    assert verdict([policy], FRONT, OTHER) == ALLOWED
+    assert verdict([policy], FRONT, WORLD) == DENIED
+
+
+def test_what_only_a_proxy_decides_is_undecided() -> None:
+    l7 = cnp(
+        "l7",
+        {
+            "endpointSelector": BACKEND,
+            "ingress": [
+                {
+                    "toPorts": [
+                        {
+                            "ports": [{"port": "80", "protocol": "TCP"}],
+                            "rules": {"http": [{"method": "GET"}]},
+                        }
+                    ]
+                }
+            ],
+        },
+    )
+    named = cnp(
+        "named",
+        {"endpointSelector": BACKEND, "ingress": [{"toPorts": [{"ports": [{"port": "http"}]}]}]},
+    )
+    fqdn = cnp(
+        "fqdn",
+        {
+            "endpointSelector": {"matchLabels": {"app": "frontend"}},
+            "egress": [{"toFQDNs": [{"matchName": "api.example"}]}],
+        },
+    )
+    auth = cnp(
+        "auth",
+        {
+            "endpointSelector": BACKEND,
+            "ingress": [{"fromEndpoints": [{}], "authentication": {"mode": "required"}}],
+        },
+    )
+    assert verdict([l7], FRONT, BACK) == UNDECIDED
+    assert verdict([named], FRONT, BACK) == UNDECIDED
+    assert verdict([fqdn], FRONT, WORLD) == UNDECIDED
+    assert verdict([fqdn], FRONT, BACK) == DENIED  # an FQDN never names a pod
+    assert "mutual authentication" in predict(entries_of([auth]), FRONT, BACK, WEB).why
+
+
+def test_kubernetes_network_policy() -> None:
+    def netpol(spec: dict) -> dict:
+        return {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "np", "namespace": "shop"},
+            "spec": spec,
+        }
+
+    from_staging = netpol(
+        {
+            "podSelector": BACKEND,
+            "ingress": [
+                {
+                    "from": [
+                        {
+                            "namespaceSelector": {"matchLabels": {ENV: "staging"}},
+                            "podSelector": {"matchLabels": {"app": "frontend"}},
+                        }
+                    ]
+                }
+            ],
+        }
+    )
+    assert verdict([from_staging], OTHER, BACK) == ALLOWED
+    assert verdict([from_staging], FRONT, BACK) == DENIED
+    no_egress = netpol({"podSelector": {}, "policyTypes": ["Egress"]})
+    assert verdict([no_egress], FRONT, WORLD) == DENIED
+    assert verdict([no_egress], OTHER, BACK) == ALLOWED  # other is not in shop
+    block = netpol(
+        {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [
+                        {"ipBlock": {"cidr": "198.18.200.0/24", "except": ["198.18.200.10/32"]}}
+                    ],
+                    "ports": [{"port": 80}],
+                }
+            ],
+        }
+    )
+    assert verdict([block], FRONT, WORLD) == DENIED
+    assert verdict([block], FRONT, outside_peer("y", "198.18.200.11")) == ALLOWED
+
+
+def test_findings_name_dead_rules_and_shadowed_allows() -> None:
+    nobody = cnp("nobody", {"endpointSelector": {"matchLabels": {"app": "ghost"}}, "ingress": [{}]})
+    allow = cnp("allow", {"endpointSelector": BACKEND, "ingress": [{"fromEndpoints": [{}]}]})
+    deny = cnp("deny", {"endpointSelector": BACKEND, "ingressDeny": [{"fromEndpoints": [{}]}]})
+    unused = cnp(
+        "unused",
+        {
+            "endpointSelector": BACKEND,
+            "ingress": [{"fromEndpoints": [{"matchLabels": {"app": "ghost"}}]}],
+        },
+    )
+    found = findings(entries_of([nobody, allow, deny, unused]), [FRONT, BACK], [(FRONT, BACK, WEB)])
+    assert "CiliumNetworkPolicy shop/nobody ingress[0]: selects no endpoint of the spec" in found
+    assert "CiliumNetworkPolicy shop/unused ingress[0]: matches no peer of the spec" in found
+    assert any(
+        f.startswith(
+            "CiliumNetworkPolicy shop/deny ingressDeny[0] disagrees with "
+            "CiliumNetworkPolicy shop/allow ingress[0]"
+        )
+        for f in found
+    )
+
+
+# --- invariants on random policies -------------------------------------------------------
+
+LABEL = st.sampled_from(["app", "tier", "team"])
+VALUE = st.sampled_from(["a", "b", "c"])
+LABELS = st.dictionaries(LABEL, VALUE, max_size=3)
+SELECTOR = st.builds(lambda labels: {"matchLabels": labels}, LABELS)
+PORTS = st.lists(st.sampled_from(["80", "53", "8080"]), max_size=2).map(
+    lambda ports: [{"ports": [{"port": p, "protocol": "TCP"} for p in ports]}] if ports else []
+)
+
+
+@st.composite
+def rule(draw: st.DrawFn, ingress: bool) -> dict:
+    side = "from" if ingress else "to"
+    made: dict = {}
+    choice = draw(st.sampled_from(["endpoints", "cidr", "entities", "none"]))
+    if choice == "endpoints":
+        made[f"{side}Endpoints"] = draw(st.lists(SELECTOR, min_size=1, max_size=2))
+    elif choice == "cidr":
+        made[f"{side}CIDR"] = [draw(st.sampled_from(["198.18.200.0/24", "198.18.0.0/15"]))]
+    elif choice == "entities":
+        made[f"{side}Entities"] = [draw(st.sampled_from(["world", "cluster", "all"]))]
+    ports = draw(PORTS)
+    if ports:
+        made["toPorts"] = ports
+    return made
+
+
+@st.composite
+def policy(draw: st.DrawFn, deny: bool = False) -> dict:
+    spec: dict = {"endpointSelector": draw(SELECTOR)}
+    for ingress, name in ((True, "ingress"), (False, "egress")):
+        if draw(st.booleans()):
+            spec[f"{name}Deny" if deny else name] = draw(
+                st.lists(rule(ingress), min_size=1, max_size=2)
+            )
+    return ccnp(f"p{draw(st.integers(0, 999))}", spec)
+
+
+PEERS = st.lists(
+    st.builds(lambda labels, i: pod(f"pod{i}", "shop", **labels), LABELS, st.integers(0, 9)),
+    min_size=1,
+    max_size=4,
+)
+WORLD_PEERS = [outside_peer("w1", "198.18.200.10"), outside_peer("w2", "198.18.100.1")]
+
+
+def connections(policies: list[dict], peers: list[Peer]) -> set[tuple[str, str, int]]:
+    entries = entries_of(policies)
+    everyone = [*peers, *WORLD_PEERS]
+    return {
+        (s.name, d.name, port.port)
+        for s in peers
+        for d in everyone
+        for port in (WEB, PortSpec(8080, "TCP"))
+        if s is not d and predict(entries, s, d, port).verdict == ALLOWED
+    }
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(policy(), max_size=3), policy(), PEERS)
+def test_adding_an_allow_never_removes_a_connection(
+    base: list[dict], extra: dict, peers: list[Peer]
+) -> None:
+    # An added allow may turn default deny on for whom it selects: compare only where the
+    # directions it touches were enforced already.
+    enforced = [*base, ccnp("enforce", {"endpointSelector": {}, "ingress": [{}], "egress": [{}]})]
+    before = connections(enforced, peers)
+    assert before <= connections([*enforced, extra], peers)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(policy(), max_size=3), policy(deny=True), PEERS)
+def test_adding_a_deny_never_adds_a_connection(
+    base: list[dict], deny: dict, peers: list[Peer]
+) -> None:
+    assert connections([*base, deny], peers) <= connections(base, peers)
+
+
+def test_world_peers_carry_their_address() -> None:
+    assert WORLD.address == ipaddress.ip_address("198.18.200.10")
