@@ -14,6 +14,8 @@ from collections.abc import Callable
 import pytest
 
 from netconform.checks.policy_analyzer import UNDECIDED
+from netconform.convergence import Convergence
+from netconform.engine import ReachabilityEngine
 from netconform.kube import Manifest
 from netconform.policy_analysis import predicted_matrix, predictions
 from netconform.policy_run import PolicyRun
@@ -23,6 +25,8 @@ CILIUM = "cilium.io/v2"
 NS_LABEL = f"k8s:io.cilium.k8s.namespace.labels.{ENV_LABEL}"
 PROD_FRONTEND = {"app": "frontend", NS_LABEL: "prod"}
 GHOST = {"app": "ghost"}
+# A wrong prediction shows at once; the default convergence would wait out its whole timeout.
+BROKEN = Convergence(timeout=20, consistent_rounds=2)
 
 
 def ccnp(run: PolicyRun, name: str, spec: Manifest) -> Manifest:
@@ -143,3 +147,23 @@ def test_the_prediction_is_what_cilium_does(
     assert verdict.ok, (
         f"the analyzer's prediction for {scenario!r} is not what Cilium does:\n{verdict}"
     )
+
+
+def test_a_prediction_that_misses_a_deny_is_caught(policy_run: PolicyRun, reachability) -> None:  # type: ignore[no-untyped-def]
+    """The comparison bites: predicted without the deny, applied with it, the cells the deny
+    drops are named."""
+    applied = SCENARIOS["deny over allow"](policy_run)
+    predicted = predictions(policy_run.arch, applied[:1], policy_run.layout, policy_run.externals)
+    policy_run.remove_policies()
+    policy_run.apply_policies(applied)
+    engine = reachability.engine
+    try:
+        verdict = ReachabilityEngine(engine.prober, BROKEN, engine.evidence).check(
+            reachability.probed(predicted_matrix(predicted))
+        )
+    finally:
+        policy_run.remove_policies()
+    wrong = [line for line in verdict.evidence.splitlines() if line.startswith("! wrong:")]
+    assert not verdict.ok and wrong
+    assert all(line.startswith("! wrong: prod/frontend -> prod/") for line in wrong), wrong
+    assert all("got dropped" in line for line in wrong), wrong
