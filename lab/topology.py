@@ -8,6 +8,7 @@ host's own network, and a lab whose process died can be recognised and swept.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import secrets
 import shutil
@@ -133,6 +134,39 @@ class Lab:
         _ip("-n", netns, "link", "set", "eth0", "up")
         for route in routes:
             _ip("-n", netns, "route", "add", route, "dev", "eth0")
+        host = Host(name, netns, address, NetnsExec(netns))
+        self.hosts[name] = host
+        return host
+
+    def behind(self, gateway: Host, name: str, address: str, prefix_len: int = 24) -> Host:
+        """A host reached only through `gateway` (a pod behind its node): a veth pair, the
+        gateway side `to-<name>` holding the subnet's first address and forwarding."""
+        netns = f"{self.run}-{name}"
+        self._add_namespace(netns)
+        network = ipaddress.ip_network(f"{address}/{prefix_len}", strict=False)
+        side = str(next(network.hosts()))
+        leg = f"to-{name}"
+        _ip(
+            "-n",
+            gateway.netns,
+            "link",
+            "add",
+            leg,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            netns,
+        )
+        _ip("-n", gateway.netns, "addr", "add", f"{side}/{prefix_len}", "dev", leg)
+        _ip("-n", gateway.netns, "link", "set", leg, "up")
+        _ip("-n", netns, "addr", "add", f"{address}/{prefix_len}", "dev", "eth0")
+        _ip("-n", netns, "link", "set", "lo", "up")
+        _ip("-n", netns, "link", "set", "eth0", "up")
+        _ip("-n", netns, "route", "add", "default", "via", side)
+        gateway.exec.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"], timeout=10)
         host = Host(name, netns, address, NetnsExec(netns))
         self.hosts[name] = host
         return host

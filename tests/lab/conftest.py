@@ -17,6 +17,8 @@ TOOLS = {
     "openssl": "openssl",
     "vtysh": "frr",
     "gobgpd": "gobgpd",
+    "wireguard-go": "wireguard-go",
+    "wg": "wireguard-tools",
 }
 
 

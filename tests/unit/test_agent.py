@@ -13,6 +13,7 @@ import signal
 import socket
 import socketserver
 import ssl
+import struct
 import subprocess
 import sys
 import threading
@@ -795,3 +796,35 @@ def test_name_resolution_is_bounded_by_the_probe_timeout(monkeypatch) -> None:
     [result] = agent.run_batch([probe])
     assert time.monotonic() - start < 1.5
     assert result["verdict"] == "unreachable" and "timed out" in result["detail"]
+
+
+def _ipv4_udp(src: str, dst: str, sport: int, dport: int, payload: bytes) -> bytes:
+    udp = struct.pack(">HHHH", sport, dport, 8 + len(payload), 0) + payload
+    header = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
+                         socket.inet_aton(src), socket.inet_aton(dst))  # fmt: skip
+    return header + udp
+
+
+def _ethernet(packet: bytes, ethertype: int = 0x0800) -> bytes:
+    return b"\x02" * 6 + b"\x04" * 6 + struct.pack(">H", ethertype) + packet
+
+
+def test_capture_judges_vxlan_by_the_packet_inside_and_skips_neighbour_discovery() -> None:
+    inner = _ethernet(_ipv4_udp("198.18.64.5", "198.18.65.7", 40000, 8080, b"marker"))
+    outer = _ethernet(
+        _ipv4_udp("198.18.192.2", "198.18.192.3", 51000, 8472, b"\x08" + b"\0" * 7 + inner)
+    )
+    packet = agent.parse_frame(outer, agent.ARPHRD_ETHER)
+    assert packet is not None and (packet.dst, packet.dport) == ("198.18.192.3", 8472)
+    found = agent.inner_of(packet)
+    assert found is not None and (found.src, found.dst, found.dport) == (
+        "198.18.64.5",
+        "198.18.65.7",
+        8080,
+    )
+    keep = agent.capture_filter({"hosts": ["198.18.65.7"], "proto": "udp", "port": 8080})
+    assert keep(found) and not keep(packet)
+    tunnel_packet = agent.parse_frame(_ipv4_udp("198.18.41.2", "198.18.42.2", 1, 2, b""), 0xFFFE)
+    assert tunnel_packet is not None and tunnel_packet.src == "198.18.41.2"
+    solicitation = bytes([0x60, 0, 0, 0, 0, 8, 58, 255]) + bytes(32) + bytes([135]) + bytes(7)
+    assert agent.parse_frame(_ethernet(solicitation, 0x86DD), agent.ARPHRD_ETHER).proto == "nd"

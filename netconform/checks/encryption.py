@@ -1,0 +1,81 @@
+"""Transparent encryption, judged by packets: between two nodes the marked traffic must travel
+only as WireGuard, and a capture on a path that is clear by design must see the marker, so
+a capture that sees nothing can never pass (cilium-cli's encryption sanity mode).
+
+Pure: takes the agent's `capture` results (the sending node's uplink and the
+sanity path) and the node addresses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from netconform.verdict import Verdict
+
+WIREGUARD_PORT = 51871  # Cilium's
+
+
+def _flows(capture: Mapping[str, Any]) -> str:
+    listed = [
+        f"  {f['proto']} {f['src']}:{f['sport']} -> {f['dst']}:{f['dport']}: {f['packets']} packets"
+        for f in capture.get("flows") or []
+    ]
+    head = f"{capture.get('interface')}: {capture.get('packets', 0)} packets, marker in "
+    head += f"{capture.get('marker_packets', 0)}"
+    return "\n".join([head, *listed[:10]])
+
+
+def check_encrypted(
+    uplink: Mapping[str, Any],
+    sanity: Mapping[str, Any],
+    nodes: Iterable[str],
+    port: int = WIREGUARD_PORT,
+) -> Verdict:
+    """The marker was seen on the sanity path, never on the uplink, and the uplink carried
+    WireGuard (UDP `port`) between node addresses."""
+    addresses = set(nodes)
+    evidence = f"uplink {_flows(uplink)}\nsanity {_flows(sanity)}"
+    for side in (uplink, sanity):
+        if "error" in side:
+            return Verdict(False, f"encryption: the capture failed: {side['error']}", evidence)
+    if not sanity.get("marker_packets"):
+        return Verdict(
+            False,
+            f"encryption: the sanity capture on {sanity.get('interface')} never saw the marker: "
+            "it proves nothing about the uplink (wrong interface, or no traffic was sent)",
+            evidence,
+        )
+    if uplink.get("marker_packets"):
+        leaked = [
+            f"{f['proto']} {f['src']} -> {f['dst']}"
+            for f in uplink.get("flows") or []
+            if not (f["proto"] == "udp" and port in (f["sport"], f["dport"]))
+        ]
+        return Verdict(
+            False,
+            f"encryption: clear-text leak: the marker crossed {uplink.get('interface')} in "
+            f"{uplink['marker_packets']} packets ({', '.join(leaked[:3]) or 'flows above'})",
+            evidence,
+        )
+    tunnel = [
+        f
+        for f in uplink.get("flows") or []
+        if f["proto"] == "udp"
+        and port in (f["sport"], f["dport"])
+        and {f["src"], f["dst"]} <= addresses
+    ]
+    if not tunnel:
+        return Verdict(
+            False,
+            f"encryption: no WireGuard traffic (UDP {port}) between the nodes on "
+            f"{uplink.get('interface')}: the marked traffic never went through the tunnel",
+            evidence,
+        )
+    packets = sum(f["packets"] for f in tunnel)
+    return Verdict(
+        True,
+        f"encryption: the marker crossed {uplink.get('interface')} only inside WireGuard "
+        f"({packets} packets on UDP {port}); the sanity capture saw it in clear",
+        evidence,
+    )
