@@ -16,7 +16,7 @@ help:
 	@echo "   IMAGES=local       ... from images built here (no registry access; make docker-up first)"
 	@echo "make test-policies  the policy analyzer, then only the network policy suites"
 	@echo "make analyze        the policies' matrix predicted without a cluster, against the spec"
-	@echo "make bench          what a matrix pass costs (lab, root)"
+	@echo "make bench          what a matrix pass costs, what a capture keeps up with (lab, root)"
 	@echo "make manifests      write the reference manifests of architecture.yaml into manifests/"
 	@echo "make lint           ruff"
 	@echo "make tools          pinned kind, kubectl and helm into .bin/"
@@ -91,6 +91,7 @@ manifests: venv
 bench: venv
 	$(PY) -m bench.cli
 	$(PY) -m bench.matrix
+	$(PY) -m bench.capture
 
 # kind on a machine without registry access (see README): a Docker engine of our own.
 docker-up: venv

@@ -2,4 +2,10 @@
 (cluster, workloads, reachability) and options (--cluster, --kube-context, --keep-cluster,
 --allow-cluster-changes, --spec, --probe-timeout, --external) are registered here."""
 
-pytest_plugins = ["fixtures.cluster", "fixtures.policy", "fixtures.routing", "fixtures.dns"]
+pytest_plugins = [
+    "fixtures.cluster",
+    "fixtures.policy",
+    "fixtures.routing",
+    "fixtures.dns",
+    "fixtures.encryption",
+]

@@ -114,15 +114,28 @@ def bgp(arch: Architecture, addresses: Mapping[str, str] | None = None) -> list[
     return [cluster, peer_config, advertisement]
 
 
+def kind_node_names(arch: Architecture) -> list[str]:
+    """The node names kind gives the spec's cluster."""
+    name = arch.cluster.name
+    control = [
+        f"{name}-control-plane" + (str(i + 1) if i else "")
+        for i in range(arch.cluster.control_planes)
+    ]
+    workers = [f"{name}-worker" + (str(i + 1) if i else "") for i in range(arch.cluster.workers)]
+    return control + workers
+
+
 def render_all(
     arch: Architecture, layout: RunNamespaces | None = None, image: str = "python:3"
 ) -> list[Manifest]:
     """Every manifest the suite renders for this architecture: probe workloads (and the
-    headless Service the DNS suite asks), reference policies, LB pools and BGP."""
+    headless Service the DNS suite asks, the capture pods of the encryption suite),
+    reference policies, LB pools and BGP."""
     layout = layout or RunNamespaces("render")
     return [
         *workloads.render(arch, layout, image),
         workloads.headless_service(arch, layout),
+        *workloads.capture_pods(layout, kind_node_names(arch), image),
         *policies.render(arch, layout),
         *lb_pools(arch),
         *l2_announcements(arch),

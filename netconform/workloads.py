@@ -182,3 +182,41 @@ def headless_service(arch: Architecture, layout: RunNamespaces) -> Manifest:
         },
         "spec": {"clusterIP": "None", "selector": {GROUP_LABEL: endpoint.group}, "ports": ports},
     }
+
+
+CAPTURE = "capture"
+
+
+def capture_pods(layout: RunNamespaces, nodes: list[str], image: str) -> list[Manifest]:
+    """A host-network pod per node, idle until the agent's capture mode is run in it: it sees
+    the node's uplink and the pods' veths, with CAP_NET_RAW."""
+    namespace = layout.namespace(CAPTURE)
+    # Pod security admission, where enforced, must let host-network capture pods in.
+    privileged = {"pod-security.kubernetes.io/enforce": "privileged"}
+    out: list[Manifest] = [
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": namespace, "labels": {**layout.labels(), **privileged}},
+        },
+        agent_config_map(namespace, layout.labels()),
+    ]
+    for node in nodes:
+        container = {
+            "name": "agent",
+            "image": image,
+            "command": ["sleep", "infinity"],
+            "volumeMounts": [{"name": "agent", "mountPath": AGENT_DIR, "readOnly": True}],
+            "securityContext": {"runAsUser": 0, "capabilities": {"add": ["NET_RAW", "NET_ADMIN"]}},
+        }
+        spec = {
+            "nodeName": node,
+            "hostNetwork": True,
+            "tolerations": [{"operator": "Exists"}],
+            "terminationGracePeriodSeconds": 0,
+            "containers": [container],
+            "volumes": [{"name": "agent", "configMap": {"name": AGENT_CONFIG_MAP}}],
+        }
+        metadata = {"name": f"{CAPTURE}-{node}", "namespace": namespace, "labels": layout.labels()}
+        out.append({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec})
+    return out

@@ -79,3 +79,35 @@ def check_encrypted(
         f"({packets} packets on UDP {port}); the sanity capture saw it in clear",
         evidence,
     )
+
+
+WG_PUBLIC_KEY = "network.cilium.io/wg-pub-key"
+
+
+def check_wireguard_status(
+    statuses: Mapping[str, Mapping[str, Any]], cilium_nodes: Iterable[Mapping[str, Any]]
+) -> Verdict:
+    """Every agent (node -> `cilium-dbg encrypt status -o json`) runs WireGuard with a peer
+    per other node, and every CiliumNode publishes its public key."""
+    nodes = list(cilium_nodes)
+    peers_wanted = len(nodes) - 1
+    problems, lines = [], []
+    for node, status in sorted(statuses.items()):
+        mode = status.get("mode") or "none"
+        interfaces = (status.get("wireguard") or {}).get("interfaces") or []
+        peers = sum(int(i.get("peer-count") or 0) for i in interfaces)
+        lines.append(f"{node}: {mode}, {len(interfaces)} interface(s), {peers} peer(s)")
+        if mode.lower() != "wireguard":
+            problems.append(f"{node}: encryption {mode}, not WireGuard")
+        elif peers != peers_wanted:
+            problems.append(f"{node}: {peers} WireGuard peer(s), want {peers_wanted}")
+    for cilium_node in nodes:
+        meta = cilium_node.get("metadata") or {}
+        if not (meta.get("annotations") or {}).get(WG_PUBLIC_KEY):
+            problems.append(f"CiliumNode {meta.get('name')} has no {WG_PUBLIC_KEY}")
+    evidence = "\n".join(lines)
+    if problems:
+        return Verdict(False, "wireguard: " + "; ".join(problems[:6]), evidence)
+    return Verdict(
+        True, f"wireguard: all {len(statuses)} agents encrypt with {peers_wanted} peer(s)", evidence
+    )

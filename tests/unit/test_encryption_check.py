@@ -1,0 +1,43 @@
+"""The encryption checkers on agent status and capture results shaped as they come."""
+
+from __future__ import annotations
+
+from netconform.checks.encryption import WG_PUBLIC_KEY, check_encrypted, check_wireguard_status
+
+NODES = ["198.18.192.2", "198.18.192.3"]
+
+
+def status(mode: str = "Wireguard", peers: int = 1) -> dict:
+    interface = {"name": "cilium_wg0", "listen-port": 51871, "peer-count": peers, "peers": []}
+    return {"mode": mode, "wireguard": {"interfaces": [interface]}}
+
+
+def cilium_node(name: str, key: str | None = "abc=") -> dict:
+    annotations = {WG_PUBLIC_KEY: key} if key else {}
+    return {"metadata": {"name": name, "annotations": annotations}}
+
+
+def test_every_agent_with_its_peers_and_every_node_with_its_key_passes() -> None:
+    verdict = check_wireguard_status(
+        {"a": status(), "b": status()}, [cilium_node("a"), cilium_node("b")]
+    )
+    assert verdict.ok and "all 2 agents encrypt with 1 peer(s)" in verdict.summary
+
+
+def test_a_missing_peer_a_disabled_agent_and_a_missing_key_are_named() -> None:
+    verdict = check_wireguard_status(
+        {"a": status(peers=0), "b": status(mode="Disabled")},
+        [cilium_node("a"), cilium_node("b", key=None)],
+    )
+    assert not verdict.ok
+    assert "a: 0 WireGuard peer(s), want 1" in verdict.summary
+    assert "b: encryption Disabled, not WireGuard" in verdict.summary
+    assert f"CiliumNode b has no {WG_PUBLIC_KEY}" in verdict.summary
+
+
+def test_a_failed_capture_is_reported_not_judged() -> None:
+    sanity = {"interface": "lxc1", "packets": 3, "marker_packets": 3, "flows": []}
+    verdict = check_encrypted(
+        {"error": "capture on eth0: [Errno 1] Operation not permitted"}, sanity, NODES
+    )
+    assert not verdict.ok and "the capture failed: capture on eth0" in verdict.summary
