@@ -141,8 +141,10 @@ def _clean(args: argparse.Namespace) -> int:
     from urllib3.exceptions import MaxRetryError
 
     from netconform import external_targets
+    from netconform.cluster_dns import ClusterDns
     from netconform.kube import Kube
     from netconform.policy_run import remove_leftovers
+    from netconform.timeouts import DEFAULT as DEFAULT_TIMEOUTS
 
     arch = _spec(args)
     kind_kubeconfig = cluster.workdir_for(arch) / "kubeconfig"
@@ -159,6 +161,8 @@ def _clean(args: argparse.Namespace) -> int:
             )
         )
         removed = remove_leftovers(kube)
+        if ClusterDns(kube).restore(DEFAULT_TIMEOUTS.dns):
+            removed.append("CoreDNS's replaced Corefile (the cluster's own is back)")
     except (ConfigException, OSError, ApiException, MaxRetryError) as error:
         print(f"netconform: no cluster cleaned ({type(error).__name__}: {error})".splitlines()[0])
         removed = []

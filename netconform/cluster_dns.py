@@ -12,13 +12,16 @@ import datetime
 
 from kubernetes.client import AppsV1Api
 
-from netconform.kube import Kube, Manifest
+from netconform.kube import MANAGED_BY, Kube, Manifest
 
 NAMESPACE = "kube-system"
 CONFIG_MAP = "coredns"
 DEPLOYMENT = "coredns"
 SELECTOR = "k8s-app=kube-dns"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+# The cluster's own Corefile while a run has replaced it: `netconform clean` puts it back
+# after an interrupted run.
+SAVED = "netconform-coredns-original"
 
 
 class ClusterDns:
@@ -36,6 +39,27 @@ class ClusterDns:
         if not found:
             raise RuntimeError(f"no Deployment {NAMESPACE}/{DEPLOYMENT}")
         return found
+
+    def save(self) -> str:
+        """Keep the cluster's own Corefile aside (once) and return it."""
+        saved = self.kube.get("v1", "ConfigMap", SAVED, NAMESPACE)
+        if saved:
+            return str(saved["data"]["Corefile"])
+        original = self.corefile()
+        metadata = {"name": SAVED, "namespace": NAMESPACE, "labels": MANAGED_BY}
+        self.kube.apply([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata,
+                          "data": {"Corefile": original}}])  # fmt: skip
+        return original
+
+    def restore(self, timeout: float) -> bool:
+        """Put the saved Corefile back, if a run left one aside; True if it did."""
+        saved = self.kube.get("v1", "ConfigMap", SAVED, NAMESPACE)
+        if not saved:
+            return False
+        if self.corefile() != saved["data"]["Corefile"]:
+            self.replace(saved["data"]["Corefile"], timeout)
+        self.kube.delete("v1", "ConfigMap", SAVED, NAMESPACE)
+        return True
 
     def replace(self, corefile: str, timeout: float) -> None:
         """Install `corefile` and restart CoreDNS with it; returns once the rollout is done."""
