@@ -112,4 +112,4 @@ test-local: local-images
 clean:
 	-$(PYTHON) -c 'from lab.topology import sweep_stale; print("\n".join(sweep_stale()))'
 	-[ -x $(PY) ] && $(PY) -m netconform.cli clean $(if $(CONTEXT),--kube-context=$(CONTEXT))
-	rm -rf reports/*.xml reports/*.md reports/*.html $(VENV) .ruff_cache
+	rm -rf reports/*.xml reports/*.md reports/*.html reports/2*/ $(VENV) .ruff_cache

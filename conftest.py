@@ -8,4 +8,5 @@ pytest_plugins = [
     "fixtures.routing",
     "fixtures.dns",
     "fixtures.encryption",
+    "fixtures.results",
 ]

@@ -81,6 +81,44 @@ def _analyze(args: argparse.Namespace) -> int:
     return 0 if verdict.ok else 1
 
 
+def _results_file(given: str) -> Path:
+    path = Path(given)
+    return path / "results.json" if path.is_dir() else path
+
+
+def _results(args: argparse.Namespace) -> int:
+    """Validate results files against the schema and print each run's summary."""
+    from netconform import results
+
+    try:
+        for given in args.files:
+            run = results.load(_results_file(given))
+            print(f"{given}: run {run['run']}, {len(run['checks'])} checks, valid")
+            print(results.summary(run))
+    except results.ResultsError as error:
+        print(f"netconform results: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    """What changed between two runs; exit 1 if anything got worse."""
+    from netconform import results
+
+    try:
+        baseline = results.load(_results_file(args.baseline))
+        candidate = results.load(_results_file(args.candidate))
+    except results.ResultsError as error:
+        print(f"netconform diff: {error}", file=sys.stderr)
+        return 2
+    lines, worse = results.diff(baseline, candidate)
+    print(f"netconform diff: run {baseline['run']} -> run {candidate['run']}")
+    print("\n".join(lines) or "nothing changed")
+    if worse:
+        print("a regression: a check or a cell got worse")
+    return 1 if worse else 0
+
+
 def _manifests(args: argparse.Namespace) -> int:
     """Write the reference manifests; generated files no longer produced are removed."""
     from netconform.manifests import GENERATED, reference_files
@@ -200,6 +238,17 @@ def main(argv: list[str] | None = None) -> int:
         "paths", nargs="*", help="policy files (default: policy.paths, else the reference ones)"
     )
     analyze.set_defaults(run=_analyze)
+    results_cmd = commands.add_parser(
+        "results", help="validate results.json files (or run folders) and summarise them"
+    )
+    results_cmd.add_argument("files", nargs="+", metavar="RESULTS")
+    results_cmd.set_defaults(run=_results)
+    diff = commands.add_parser(
+        "diff", help="what changed between two runs' results (exit 1 on a regression)"
+    )
+    diff.add_argument("baseline", help="results.json or its run folder")
+    diff.add_argument("candidate", help="results.json or its run folder")
+    diff.set_defaults(run=_diff)
     manifests = commands.add_parser(
         "manifests", parents=[spec_after], help="write the reference manifests as files"
     )

@@ -1,0 +1,151 @@
+"""A run's results as data (`reports/<run>/results.json`) and what changed between two runs.
+
+Every check of a suites run, with its outcome, its verdict's summary and
+evidence, and the matrix cells it found wrong, plus the versions of everything
+that ran and the spec's hash: enough for `netconform diff` to say what a
+version bump changed. The format is versioned and described by a JSON Schema
+(`results.schema.json` beside this file); every file is validated as written.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+FORMAT = 1
+SCHEMA = json.loads(Path(__file__).with_name("results.schema.json").read_text())
+# How a reachability verdict lists a wrong cell.
+WRONG_CELL = re.compile(r"^! wrong: (?P<cell>.+?) expected (?P<expected>\S+), got (?P<got>.+)$")
+
+
+@dataclass(frozen=True)
+class WrongCell:
+    cell: str
+    expected: str
+    got: str
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    suite: str
+    outcome: str  # passed, failed, skipped, error
+    summary: str
+    evidence: str = ""
+    seconds: float = 0.0
+    wrong_cells: tuple[WrongCell, ...] = field(default_factory=tuple)
+
+
+def wrong_cells(evidence: str) -> tuple[WrongCell, ...]:
+    """The cells a failed reachability check names, from its evidence (pytest marks the lines
+    of an assertion's message with `E`)."""
+    lines = (line.strip().removeprefix("E ").strip() for line in evidence.splitlines())
+    found = (WRONG_CELL.match(line) for line in lines)
+    return tuple(WrongCell(m["cell"], m["expected"], m["got"]) for m in found if m)
+
+
+class ResultsError(ValueError):
+    """A results file that is not one: the message names the file and the first problem."""
+
+
+def document(
+    run: str, started: str, versions: Mapping[str, str], spec_sha256: str, checks: Sequence[Check]
+) -> dict[str, Any]:
+    made = {
+        "format": FORMAT,
+        "run": run,
+        "started": started,
+        "versions": dict(versions),
+        "spec_sha256": spec_sha256,
+        "checks": [
+            {**asdict(check), "wrong_cells": [asdict(w) for w in check.wrong_cells]}
+            for check in checks
+        ],
+    }
+    validate(made, run)
+    return made
+
+
+def validate(data: Any, source: str) -> None:
+    try:
+        jsonschema.validate(data, SCHEMA)
+    except jsonschema.ValidationError as error:
+        where = "/".join(map(str, error.absolute_path)) or "(top level)"
+        raise ResultsError(f"{source}: {where}: {error.message}") from None
+
+
+def write(folder: Path, run: Mapping[str, Any]) -> Path:
+    """results.json and summary.md into `folder`; returns it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "results.json").write_text(json.dumps(run, indent=1) + "\n")
+    failed = [c for c in run["checks"] if c["outcome"] in ("failed", "error")]
+    lines = [f"# netconform run {run['run']}", "", summary(run)]
+    lines += (
+        ["", "## Failures", *(f"- `{c['id']}`: {c['summary']}" for c in failed)] if failed else []
+    )
+    (folder / "summary.md").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def load(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ResultsError(f"{path}: {error}") from None
+    validate(data, str(path))
+    return data
+
+
+def _outcomes(run: Mapping[str, Any]) -> dict[str, str]:
+    return {c["id"]: c["outcome"] for c in run["checks"]}
+
+
+def _cells(run: Mapping[str, Any]) -> dict[str, str]:
+    return {w["cell"]: w["got"] for c in run["checks"] for w in c["wrong_cells"]}
+
+
+def diff(baseline: Mapping[str, Any], candidate: Mapping[str, Any]) -> tuple[list[str], bool]:
+    """What changed from `baseline` to `candidate`, a line each, and whether anything got
+    worse (a check that no longer passes, a cell newly wrong)."""
+    lines: list[str] = []
+    before, after = baseline["versions"], candidate["versions"]
+    for key in sorted(set(before) | set(after)):
+        if before.get(key) != after.get(key):
+            lines.append(f"version {key}: {before.get(key, '-')} -> {after.get(key, '-')}")
+    if baseline["spec_sha256"] != candidate["spec_sha256"]:
+        lines.append("the spec changed")
+    worse = False
+    old, new = _outcomes(baseline), _outcomes(candidate)
+    for check in sorted(set(old) | set(new)):
+        if old.get(check) != new.get(check):
+            lines.append(f"check {check}: {old.get(check, 'absent')} -> {new.get(check, 'absent')}")
+            worse |= old.get(check) == "passed" and new.get(check) != "passed"
+    old_cells, new_cells = _cells(baseline), _cells(candidate)
+    for cell in sorted(set(old_cells) | set(new_cells)):
+        if cell not in old_cells:
+            lines.append(f"cell now wrong: {cell} (got {new_cells[cell]})")
+            worse = True
+        elif cell not in new_cells:
+            lines.append(f"cell now right: {cell} (was {old_cells[cell]})")
+        elif old_cells[cell] != new_cells[cell]:
+            lines.append(
+                f"cell still wrong, differently: {cell}: {old_cells[cell]} -> {new_cells[cell]}"
+            )
+    return lines, worse
+
+
+def summary(run: Mapping[str, Any]) -> str:
+    """One line per suite, for a CI job summary."""
+    by_suite: dict[str, list[str]] = {}
+    for check in run["checks"]:
+        by_suite.setdefault(check["suite"], []).append(check["outcome"])
+    return "\n".join(
+        f"{suite}: " + ", ".join(f"{outcomes.count(o)} {o}" for o in dict.fromkeys(outcomes))
+        for suite, outcomes in sorted(by_suite.items())
+    )
