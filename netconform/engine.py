@@ -24,6 +24,8 @@ class ReachabilityEngine:
         self.prober = prober
         self.convergence = convergence
         self.evidence = evidence
+        # The last round of the last check, every cell: what a report draws.
+        self.last: Observed = {}
 
     def explain(self, cell: Cell) -> list[str]:
         """What a person needs for a wrong cell: the command to reproduce it, then evidence."""
@@ -43,6 +45,7 @@ class ReachabilityEngine:
             log.info("reachability round %d: %s", round_, "as expected" if matched else "differs")
 
         rounds = converge(observe, matches, self.convergence, progress)
+        self.last = rounds.history[-1] if rounds.history else {}
         return check_matrix(
             expected,
             rounds.history,

@@ -183,3 +183,19 @@ def restrict(expected: ExpectedMatrix, keep: Iterable[Cell]) -> ExpectedMatrix:
     """A sub-matrix, for suites that look at one slice (an environment, egress)."""
     wanted = set(keep)
     return ExpectedMatrix({cell: e for cell, e in expected.cells.items() if cell in wanted})
+
+
+def cells_as_data(expected: ExpectedMatrix, observed: Observed) -> list[dict[str, str]]:
+    """Every cell with what was expected and what was seen, for results and reports."""
+    return [
+        {
+            "source": cell.source.name,
+            "destination": cell.destination.name,
+            "port": str(cell.port),
+            "placement": cell.placement,
+            "expected": str(expect),
+            "observed": observed[cell].verdict if cell in observed else "not observed",
+            "ok": str(cell in observed and expect.accepts(observed[cell].verdict)).lower(),
+        }
+        for cell, expect in sorted(expected.cells.items())
+    ]

@@ -1,4 +1,5 @@
-"""A run's results as data (`reports/<run>/results.json`) and what changed between two runs.
+"""A run's results as data (`reports/<run>/results.json`, with `summary.md` and the page a
+person reads, `index.html`) and what changed between two runs.
 
 Every check of a suites run, with its outcome, its verdict's summary and
 evidence, and the matrix cells it found wrong, plus the versions of everything
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+
+from netconform import report_html
 
 FORMAT = 1
 SCHEMA = json.loads(Path(__file__).with_name("results.schema.json").read_text())
@@ -40,6 +43,8 @@ class Check:
     evidence: str = ""
     seconds: float = 0.0
     wrong_cells: tuple[WrongCell, ...] = field(default_factory=tuple)
+    # Every cell of the matrix the check asserted, as last observed (reachability checks).
+    matrix: tuple[Mapping[str, str], ...] = field(default_factory=tuple)
 
 
 def wrong_cells(evidence: str) -> tuple[WrongCell, ...]:
@@ -64,7 +69,11 @@ def document(
         "versions": dict(versions),
         "spec_sha256": spec_sha256,
         "checks": [
-            {**asdict(check), "wrong_cells": [asdict(w) for w in check.wrong_cells]}
+            {
+                **asdict(check),
+                "wrong_cells": [asdict(w) for w in check.wrong_cells],
+                "matrix": [dict(cell) for cell in check.matrix],
+            }
             for check in checks
         ],
     }
@@ -90,6 +99,7 @@ def write(folder: Path, run: Mapping[str, Any]) -> Path:
         ["", "## Failures", *(f"- `{c['id']}`: {c['summary']}" for c in failed)] if failed else []
     )
     (folder / "summary.md").write_text("\n".join(lines) + "\n")
+    (folder / "index.html").write_text(report_html.render(run))
     return folder
 
 
