@@ -107,16 +107,15 @@ class Lab:
         _ip("netns", "add", name)
         self._created.append(name)
 
-    def host(self, name: str, address: str, routes: Sequence[str] = ()) -> Host:
-        """A host with one leg on the bridge; extra routes are sent out that leg."""
+    def _attached(self, name: str, outside: str, leg: str, address: str, prefix_len: int) -> Host:
+        """A new namespace whose eth0 is the far end of veth `leg` in namespace `outside`."""
         if name in self.hosts:
             raise ValueError(f"lab host {name!r} exists already")
         netns = f"{self.run}-{name}"
-        leg = f"h{len(self.hosts)}"
         self._add_namespace(netns)
         _ip(
             "-n",
-            self.switch,
+            outside,
             "link",
             "add",
             leg,
@@ -128,47 +127,33 @@ class Lab:
             "netns",
             netns,
         )
-        _ip("-n", self.switch, "link", "set", leg, "master", "br0", "up")
-        _ip("-n", netns, "addr", "add", f"{address}/{self.prefix_len}", "dev", "eth0")
+        _ip("-n", netns, "addr", "add", f"{address}/{prefix_len}", "dev", "eth0")
         _ip("-n", netns, "link", "set", "lo", "up")
         _ip("-n", netns, "link", "set", "eth0", "up")
-        for route in routes:
-            _ip("-n", netns, "route", "add", route, "dev", "eth0")
         host = Host(name, netns, address, NetnsExec(netns))
         self.hosts[name] = host
+        return host
+
+    def host(self, name: str, address: str, routes: Sequence[str] = ()) -> Host:
+        """A host with one leg on the bridge; extra routes are sent out that leg."""
+        leg = f"h{len(self.hosts)}"
+        host = self._attached(name, self.switch, leg, address, self.prefix_len)
+        _ip("-n", self.switch, "link", "set", leg, "master", "br0", "up")
+        for route in routes:
+            _ip("-n", host.netns, "route", "add", route, "dev", "eth0")
         return host
 
     def behind(self, gateway: Host, name: str, address: str, prefix_len: int = 24) -> Host:
         """A host reached only through `gateway` (a pod behind its node): a veth pair, the
         gateway side `to-<name>` holding the subnet's first address and forwarding."""
-        netns = f"{self.run}-{name}"
-        self._add_namespace(netns)
         network = ipaddress.ip_network(f"{address}/{prefix_len}", strict=False)
         side = str(next(network.hosts()))
         leg = f"to-{name}"
-        _ip(
-            "-n",
-            gateway.netns,
-            "link",
-            "add",
-            leg,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth0",
-            "netns",
-            netns,
-        )
+        host = self._attached(name, gateway.netns, leg, address, prefix_len)
         _ip("-n", gateway.netns, "addr", "add", f"{side}/{prefix_len}", "dev", leg)
         _ip("-n", gateway.netns, "link", "set", leg, "up")
-        _ip("-n", netns, "addr", "add", f"{address}/{prefix_len}", "dev", "eth0")
-        _ip("-n", netns, "link", "set", "lo", "up")
-        _ip("-n", netns, "link", "set", "eth0", "up")
-        _ip("-n", netns, "route", "add", "default", "via", side)
+        _ip("-n", host.netns, "route", "add", "default", "via", side)
         gateway.exec.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"], timeout=10)
-        host = Host(name, netns, address, NetnsExec(netns))
-        self.hosts[name] = host
         return host
 
     def spawn(
