@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from netconform import policies
+from netconform import policies, results
 from netconform.convergence import Convergence
 from netconform.engine import ReachabilityEngine
 from netconform.policy_run import PolicyRun
@@ -78,6 +78,41 @@ def test_a_removed_flow_fails_naming_the_blocked_cells_with_hubble_drops(
     verdict = judge_policies_of(with_flows(spec, kept), reachability, policy_run)
     assert_wrong_exactly(verdict, "backend", "db", "dropped")
     assert "DROPPED" in verdict.evidence
+
+
+def run_of(name: str, verdict: Verdict) -> dict:
+    """One check's run, as the results plugin writes it."""
+    check = results.Check(
+        "suites/test_allowed_flows.py::test_declared_flows_and_nothing_else",
+        "test_allowed_flows",
+        "passed" if verdict.ok else "failed",
+        verdict.summary,
+        verdict.evidence,
+        wrong_cells=results.wrong_cells(verdict.evidence),
+    )
+    return results.document(name, "2026-11-30T00:00:00+00:00", {}, "0" * 64, [check])
+
+
+def test_diff_of_a_healthy_and_a_weakened_run_names_exactly_the_leaked_cells(
+    reachability, policy_run: PolicyRun, spec: Architecture
+) -> None:  # type: ignore[no-untyped-def]
+    healthy = judge_policies_of(spec, reachability, policy_run)
+    assert healthy.ok, healthy
+    leak = Flow.model_validate(
+        {"name": "leak", "from": "frontend", "to": "db", "ports": ["5432/TCP"]}
+    )
+    weakened = judge_policies_of(
+        with_flows(spec, [*spec.policy.flows, leak]), reachability, policy_run
+    )
+    lines, worse = results.diff(run_of("healthy", healthy), run_of("weakened", weakened))
+    assert worse
+    assert lines[0].endswith(": passed -> failed")
+    assert {line.split(" (got ")[0] for line in lines[1:]} == {
+        f"cell now wrong: {env}/frontend -> {env}/db 5432/TCP [{placement}]"
+        for env in ("prod", "staging")
+        for placement in ("same-node", "cross-node")
+    }
+    assert all(" (got connected" in line for line in lines[1:]), lines
 
 
 @pytest.fixture(autouse=True)
