@@ -27,11 +27,10 @@ POD_NAMESPACE = "io.kubernetes.pod.namespace"
 NAMESPACE_LABELS = "io.cilium.k8s.namespace.labels"
 CLUSTER_LABEL = "io.cilium.k8s.policy.cluster"
 ALLOWED, DENIED, UNDECIDED = "allowed", "denied", "undecided"
+# The entities an outside address belongs to (with the IP version each needs); pods belong to
+# "cluster", everything to "all", and no peer of the matrix to the others (host, remote-node,
+# kube-apiserver, health, init, unmanaged, ingress).
 WORLD_ENTITIES = {"world": None, "world-ipv4": 4, "world-ipv6": 6}
-# Entities none of the matrix's peers (pods and outside addresses) belong to.
-NODE_ENTITIES = frozenset(
-    {"host", "remote-node", "kube-apiserver", "health", "init", "unmanaged", "ingress", "none"}
-)
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
