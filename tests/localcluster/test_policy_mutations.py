@@ -9,6 +9,8 @@ naming the blocked cells. Runs on the suites' own cluster:
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from netconform import policies, results
@@ -80,6 +82,9 @@ def test_a_removed_flow_fails_naming_the_blocked_cells_with_hubble_drops(
     assert "DROPPED" in verdict.evidence
 
 
+LEAK = re.compile(r"^(prod|staging)/frontend -> \1/db 5432/TCP \[(same|cross)-node\]$")
+
+
 def run_of(name: str, verdict: Verdict) -> dict:
     """One check's run, as the results plugin writes it."""
     check = results.Check(
@@ -107,11 +112,12 @@ def test_diff_of_a_healthy_and_a_weakened_run_names_exactly_the_leaked_cells(
     lines, worse = results.diff(run_of("healthy", healthy), run_of("weakened", weakened))
     assert worse
     assert lines[0].endswith(": passed -> failed")
-    assert {line.split(" (got ")[0] for line in lines[1:]} == {
-        f"cell now wrong: {env}/frontend -> {env}/db 5432/TCP [{placement}]"
-        for env in ("prod", "staging")
-        for placement in ("same-node", "cross-node")
-    }
+    # Exactly the cells the weakened run found wrong: how many of the four leaks show by the
+    # end of a broken run's short convergence is the datapath's business, not the diff's.
+    leaked = {cell.cell for cell in results.wrong_cells(weakened.evidence)}
+    assert leaked and all(LEAK.match(cell) for cell in leaked), leaked
+    named = {line.split(" (got ")[0].removeprefix("cell now wrong: ") for line in lines[1:]}
+    assert named == leaked, lines
     assert all(" (got connected" in line for line in lines[1:]), lines
 
 
