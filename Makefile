@@ -62,7 +62,7 @@ check-controlplane: controlplane
 # make test IMAGES=local   (no registry access: everything built here, see README)
 CLUSTER ?= kind
 IMAGES ?= registry
-SUITES := $(PYTEST) suites -v --cluster=$(CLUSTER) --images=$(IMAGES) \
+SUITES := $(PYTEST) suites -v --cluster=$(CLUSTER) --images=$(IMAGES) $(if $(TEST),--test='$(TEST)') \
 	$(if $(CONTEXT),--kube-context=$(CONTEXT)) $(ARGS)
 
 preflight: venv

@@ -12,25 +12,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import secrets
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from netconform import cluster, external_targets
+from netconform import cluster
 from netconform.checks.reachability import flapping_cells, wrong_cells
 from netconform.convergence import Convergence
 from netconform.engine import ReachabilityEngine
 from netconform.kube import Kube
-from netconform.matrix import Cell, ExpectedMatrix, by_placement, expected_matrix, restrict
+from netconform.matrix import Cell, expected_matrix
 from netconform.podexec import PodExec
-from netconform.policy_run import PolicyRun, Target
+from netconform.policy_run import on_kind
 from netconform.probing import MatrixProber
 from netconform.spec import load
 from netconform.timeouts import DEFAULT as DEFAULT_TIMEOUTS
-from netconform.workloads import RunNamespaces
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,18 +57,11 @@ def main() -> int:
         print(f"no kind cluster {arch.cluster.name}: run netconform cluster up first")
         return 2
     kube = Kube.from_kubeconfig(workdir / "kubeconfig")
-    layout = RunNamespaces(secrets.token_hex(3))
     image = cluster.probe_image(versions)
-    externals = external_targets.start(arch, layout.run, image)
-    run = PolicyRun(Target(kube, None, True), arch, layout, image, externals)
-    try:
-        run.deploy()
-        run.wait_ready(DEFAULT_TIMEOUTS.workloads_ready)
+    with on_kind(kube, arch, image, DEFAULT_TIMEOUTS.workloads_ready) as run:
         run.apply_policies()
         prober = run.prober(args.timeout, DEFAULT_TIMEOUTS.exec_slack)
-        spec_cells = expected_matrix(arch)
-        known = [c for c in spec_cells.cells if c.destination in prober.addresses]
-        expected: ExpectedMatrix = by_placement(restrict(spec_cells, known), prober.placed)
+        expected = prober.probed(expected_matrix(arch))
         convergence = Convergence(DEFAULT_TIMEOUTS.convergence, DEFAULT_TIMEOUTS.consistent_rounds)
         converged = ReachabilityEngine(prober, convergence).check(expected)
         if not converged.ok:
@@ -102,9 +93,6 @@ def main() -> int:
             f"({naive / batched:.0f} x the batched pass)"
         )
         return 0 if not wrong and not flapping else 1
-    finally:
-        external_targets.stop(layout.run, externals)
-        run.cleanup()
 
 
 if __name__ == "__main__":

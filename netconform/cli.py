@@ -172,6 +172,43 @@ def _cluster(args: argparse.Namespace) -> int:
     return 0
 
 
+def _upgrade_check(args: argparse.Namespace) -> int:
+    """Upgrade Cilium in place under steady probes; exit 1 on a leak, a gap over --max-gap or
+    a failed upgrade."""
+    import time
+
+    from netconform import upgrade
+    from netconform.timeouts import DEFAULT as DEFAULT_TIMEOUTS
+
+    arch = _spec(args)
+    versions = cluster.load_versions()
+    workdir = cluster.workdir_for(arch)
+    local = args.images == "local"
+    try:
+        if args.dry_run:
+            steps = upgrade.plan(arch, versions, workdir, args.to, local, DEFAULT_TIMEOUTS)
+            print(cluster.render_plan([*steps.prepare, *steps.upgrade]))
+            return 0
+        if arch.cluster.name not in cluster.kind_clusters():
+            print(
+                f"netconform: no kind cluster {arch.cluster.name}: run "
+                f"`netconform cluster up{' --images=local' if local else ''}` first",
+                file=sys.stderr,
+            )
+            return 2
+        report = upgrade.check(
+            arch, versions, workdir, args.to, local, DEFAULT_TIMEOUTS,
+            args.probe_timeout, args.max_gap, lambda line: print(line, flush=True),
+        )  # fmt: skip
+    except (upgrade.UpgradeError, cluster.StepFailed, cluster.LocalImagesMissing) as error:
+        print(f"netconform upgrade-check: {error}", file=sys.stderr)
+        return 2
+    folder = Path(args.reports) / f"upgrade-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+    print(report.text())
+    print(f"report: {report.write(folder)}")
+    return 0 if report.verdict.ok else 1
+
+
 def _clean(args: argparse.Namespace) -> int:
     """Leftovers of interrupted runs on the kind cluster (or --kube-context), outside containers."""
     from kubernetes.client.exceptions import ApiException
@@ -268,6 +305,31 @@ def main(argv: list[str] | None = None) -> int:
         help="local: the node image and tools `make local-images` built (no registry access)",
     )
     cluster_cmd.set_defaults(run=_cluster)
+    upgrade_cmd = commands.add_parser(
+        "upgrade-check",
+        parents=[spec_after],
+        help="upgrade Cilium in place under steady probes and report the disruption",
+    )
+    upgrade_cmd.add_argument("--to", required=True, metavar="VERSION", help="e.g. v1.20.2")
+    upgrade_cmd.add_argument(
+        "--images",
+        choices=["registry", "local"],
+        default="registry",
+        help="local: build the candidate's images here and use the pinned chart",
+    )
+    upgrade_cmd.add_argument(
+        "--max-gap",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="fail if an allowed probe goes unanswered longer (default: figures only)",
+    )
+    upgrade_cmd.add_argument(
+        "--probe-timeout", type=float, default=1.0, metavar="SECONDS", help="per probe"
+    )
+    upgrade_cmd.add_argument("--reports", default="reports", help="folder for the report")
+    upgrade_cmd.add_argument("--dry-run", action="store_true", help="print the upgrade's commands")
+    upgrade_cmd.set_defaults(run=_upgrade_check)
     clean = commands.add_parser(
         "clean", parents=[spec_after], help="remove what interrupted runs left behind"
     )

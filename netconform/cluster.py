@@ -63,6 +63,15 @@ def version(versions: Mapping[str, Mapping[str, str]], key: str) -> str:
     return versions[key]["version"]
 
 
+def with_version(
+    versions: Mapping[str, Mapping[str, str]], key: str, value: str
+) -> dict[str, dict[str, str]]:
+    """The pins with one version changed: a candidate tried before versions.yaml is."""
+    changed = {k: dict(v) for k, v in versions.items()}
+    changed[key]["version"] = value
+    return changed
+
+
 def probe_image(versions: Mapping[str, Mapping[str, str]]) -> str:
     """The stock image the probe pods and outside containers run the agent on."""
     return f"python:{version(versions, 'probe_image')}"
@@ -236,7 +245,6 @@ def up_plan(
     else:
         gateway_crds = GATEWAY_API_CRDS.format(version=version(versions, "gateway_api"))
         chart = ("cilium", "--repo", versions["cilium"]["chart_repository"], "--version", cilium)
-    system = (*kubectl, "-n", "kube-system")
     return [
         Step(
             f"create kind cluster {name} (reused if it exists)",
@@ -263,6 +271,14 @@ def up_plan(
             ),
             {str(values_file): plain_yaml(helm_values(arch, local))},
         ),
+        *cilium_ready(kubectl, timeouts),
+    ]
+
+
+def cilium_ready(kubectl: Sequence[str], timeouts: Timeouts = DEFAULT_TIMEOUTS) -> list[Step]:
+    """Cilium rolled out and healthy on every node: after an install and after an upgrade."""
+    system = (*kubectl, "-n", "kube-system")
+    return [
         *(
             Step(
                 f"wait until {what} is ready",

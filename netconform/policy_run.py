@@ -8,11 +8,13 @@ suite made, or --allow-cluster-changes).
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Mapping
+import secrets
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from netconform import policies, workloads
+from netconform import external_targets, policies, workloads
 from netconform.kube import (
     MANAGED_BY_SELECTOR,
     Kube,
@@ -213,3 +215,20 @@ def remove_leftovers(kube: Kube) -> list[str]:
         except KubeError:
             continue
     return removed
+
+
+@contextlib.contextmanager
+def on_kind(kube: Kube, arch: Architecture, image: str, timeout: float) -> Iterator[PolicyRun]:
+    """A run of its own on a kind cluster the suite made (cluster changes allowed): the
+    outside containers beside it, the workloads ready; all removed after, however it ends."""
+    layout = RunNamespaces(secrets.token_hex(3))
+    externals: dict[str, str] = {}
+    run = PolicyRun(Target(kube, None, True), arch, layout, image, externals)
+    try:
+        externals.update(external_targets.start(arch, layout.run, image))
+        run.deploy()
+        run.wait_ready(timeout)
+        yield run
+    finally:
+        external_targets.stop(layout.run, externals)
+        run.cleanup()

@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from netconform.exec import Exec, ExecTimeout
-from netconform.matrix import NO_ANSWER, Cell, Endpoint, Observation
+from netconform.matrix import (
+    NO_ANSWER,
+    Cell,
+    Endpoint,
+    ExpectedMatrix,
+    Observation,
+    by_placement,
+    restrict,
+)
 from netconform.spec import PortSpec
 from netconform.timeouts import DEFAULT as DEFAULT_TIMEOUTS
 
@@ -54,6 +62,12 @@ class MatrixProber:
         self.dns_query = dns_query
         self.placed = placed or {}
         self.exec_slack = exec_slack
+
+    def probed(self, expected: ExpectedMatrix) -> ExpectedMatrix:
+        """Cells whose destination has an address here (an external needs one given), each
+        between workloads once per placement (same node, other node)."""
+        known = (c for c in expected.cells if c.destination in self.addresses)
+        return by_placement(restrict(expected, known), self.placed)
 
     def address(self, cell: Cell) -> str:
         placed = self.placed.get((cell.source, cell.destination, cell.placement))

@@ -161,8 +161,11 @@ def build(
     versions: Mapping[str, Mapping[str, str]], log: Callable[[str], None] = print
 ) -> ImageNames:
     names = image_names(versions)
-    binaries = gobuild.ensure([*AGENT_BINARIES, "cilium-cni", "cilium-operator-generic",
-                               "hubble-relay"], log=log)  # fmt: skip
+    binaries = gobuild.ensure(
+        [*AGENT_BINARIES, "cilium-cni", "cilium-operator-generic", "hubble-relay"],
+        log=log,
+        pins={"cilium": cluster.version(versions, "cilium")},
+    )
     module = json.loads(
         run(["go", "mod", "download", "-json", f"github.com/cilium/cilium@"
              f"{cluster.version(versions, 'cilium')}"])

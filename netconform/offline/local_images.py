@@ -6,6 +6,7 @@ image so that no cluster ever pulls; and the FRR router and CoreDNS server
 images, which run next to the nodes, not in them. Each step is cached and prints its time.
 
     python -m netconform.offline.local_images
+    python -m netconform.offline.local_images --cilium v1.20.2   # only Cilium's, at a candidate
 """
 
 from __future__ import annotations
@@ -48,10 +49,20 @@ def build(log: Callable[[str], None] = print) -> Built:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argparse.ArgumentParser(
-        prog="python -m netconform.offline.local_images", description=__doc__
-    ).parse_args(argv)
+    parser = argparse.ArgumentParser(
+        prog="python -m netconform.offline.local_images",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--cilium", metavar="VERSION", help="build only Cilium's images, at this version"
+    )
+    args = parser.parse_args(argv)
     try:
+        if args.cilium:
+            versions = cluster.with_version(cluster.load_versions(), "cilium", args.cilium)
+            print("built: " + ", ".join(cilium_images.build(versions).all()))
+            return 0
         built = build()
     except (images.ImageError, gobuild.BuildError, cluster.LocalImagesMissing) as error:
         print(f"local-images: {error}", file=sys.stderr)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from netconform import preflight
+from netconform import cluster, preflight
 from netconform.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -127,8 +127,6 @@ def test_render_prints_every_manifest(capsys) -> None:
 
 
 def test_local_images_add_what_this_machine_needs(capsys, monkeypatch, tmp_path: Path) -> None:
-    from netconform import cluster
-
     missing = tmp_path / "node-image"
     monkeypatch.setattr(cluster, "LOCAL_NODE_IMAGE", missing)
     spec = str(ROOT / "architecture.yaml")
@@ -156,8 +154,6 @@ def test_local_images_add_what_this_machine_needs(capsys, monkeypatch, tmp_path:
 def test_local_path_refuses_a_missing_or_different_chart_file(
     capsys, monkeypatch, tmp_path: Path
 ) -> None:
-    from netconform import cluster
-
     node_image = tmp_path / "node-image"
     node_image.write_text("netconform/kind-node:v1.36.1-abc\n")
     monkeypatch.setattr(cluster, "LOCAL_NODE_IMAGE", node_image)
@@ -233,3 +229,25 @@ def test_analyze_passes_the_reference_policies_and_names_a_broken_one(
     assert "! wrong: prod/backend -> prod/db 5432/TCP expected connected, got dropped" in out
     assert main(["analyze", str(tmp_path / "missing.yaml")]) == 2
     assert "missing.yaml: No such file or directory" in capsys.readouterr().err
+
+
+def test_upgrade_check_dry_run_shows_both_paths(capsys) -> None:
+    spec = ["--spec", str(ROOT / "architecture.yaml")]
+    assert main([*spec, "upgrade-check", "--to", "v1.20.2", "--dry-run"]) == 0
+    registry = capsys.readouterr().out
+    assert "upgrade cilium cilium --repo https://helm.cilium.io --version 1.20.2" in registry
+    assert "--reuse-values" in registry and "rollout status daemonset/cilium" in registry
+    assert main([*spec, "upgrade-check", "--to", "v1.20.2", "--images", "local", "--dry-run"]) == 0
+    local = capsys.readouterr().out
+    assert "local_images --cilium v1.20.2" in local
+    assert "load docker-image quay.io/cilium/cilium:v1.20.2" in local
+    assert "cilium-1.20.0.tgz --set image.tag=v1.20.2 --set operator.image.tag=v1.20.2" in local
+
+
+def test_upgrade_check_without_a_cluster_says_how_to_make_one(capsys, monkeypatch) -> None:
+    monkeypatch.setattr(cluster, "kind_clusters", lambda *_: [])
+    spec = ["--spec", str(ROOT / "architecture.yaml")]
+    assert main([*spec, "upgrade-check", "--to", "v1.20.2", "--images", "local"]) == 2
+    assert "no kind cluster netconform: run `netconform cluster up --images=local` first" in (
+        capsys.readouterr().err
+    )

@@ -25,12 +25,15 @@ from pathlib import Path
 import pytest
 import yaml
 
+from netconform import results
+
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
 WORKFLOW_NAMES = ["nightly.yml", "pre-upgrade.yml"]
 VERSIONS = ROOT / "cluster" / "versions.yaml"
 RENOVATE = ROOT / "renovate.json"
 INSTALL_TOOLS = ROOT / "tools" / "install-tools.sh"
+BASELINE_DIFF = ROOT / "tools" / "baseline-diff.sh"
 
 
 def _actionlint() -> str:
@@ -76,8 +79,9 @@ def test_actionlint_catches_a_bad_expression(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", WORKFLOW_NAMES)
 def test_workflow_installs_tools_runs_the_suites_and_always_keeps_reports(name: str) -> None:
     workflow = _workflow(name)
-    assert workflow["permissions"] == {"contents": "read"}
-    (job,) = workflow["jobs"].values()
+    assert workflow["permissions"]["contents"] == "read"
+    assert set(workflow["permissions"]) <= {"contents", "actions"}
+    job = workflow["jobs"]["conformance"]
     assert job["runs-on"] == "ubuntu-latest" and job["timeout-minutes"] > 0
     runs = [step.get("run", "") for step in job["steps"]]
     assert any("make tools" in run for run in runs) and "make test" in runs
@@ -101,8 +105,79 @@ def test_pre_upgrade_runs_on_version_bumps_once_per_pr() -> None:
     pr = "github.event.pull_request.number"
     assert pr in workflow["concurrency"]["group"]
     assert workflow["concurrency"]["cancel-in-progress"] is True
-    (job,) = workflow["jobs"].values()
-    assert any(pr in step.get("with", {}).get("name", "") for step in job["steps"])
+    for job in workflow["jobs"].values():
+        assert any(pr in step.get("with", {}).get("name", "") for step in job["steps"])
+
+
+def test_pre_upgrade_diffs_against_the_last_good_nightly_in_the_job_summary() -> None:
+    steps = _workflow("pre-upgrade.yml")["jobs"]["conformance"]["steps"]
+    runs = [step.get("run", "") for step in steps]
+    fetch = next(i for i, run in enumerate(runs) if "gh run download" in run)
+    suites = runs.index("make test")
+    diff = next(i for i, run in enumerate(runs) if "tools/baseline-diff.sh baseline reports" in run)
+    assert fetch < suites < diff and steps[diff]["if"] == "always()"
+    assert "--status success" in runs[fetch] and "--workflow nightly.yml" in runs[fetch]
+    assert "reports-nightly-*" in runs[fetch]
+    nightly = _workflow("nightly.yml")["jobs"]["conformance"]["steps"]
+    (upload,) = [s for s in nightly if s.get("uses", "").startswith("actions/upload-artifact@")]
+    assert upload["with"]["name"].startswith("reports-nightly-")
+
+
+def test_pre_upgrade_measures_a_cilium_upgrade_only_when_cilium_moves() -> None:
+    job = _workflow("pre-upgrade.yml")["jobs"]["upgrade-disruption"]
+    base, candidate = (s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout"))
+    assert base["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"
+    assert candidate["with"]["path"] == "candidate"
+    (upgrade,) = [s for s in job["steps"] if "upgrade-check" in s.get("run", "")]
+    assert upgrade["if"] == "steps.cilium.outputs.current != steps.cilium.outputs.candidate"
+    assert 'upgrade-check --to "$CANDIDATE"' in upgrade["run"]
+
+
+def _run_with_checks(folder: Path, run: str, *checks: results.Check) -> Path:
+    document = results.document(run, "2026-11-30T00:00:00+00:00", {"cilium": "v1.20.0"},
+                                "0" * 64, list(checks))  # fmt: skip
+    return results.write(folder / run, document)
+
+
+def _baseline_diff(tmp_path: Path, baseline: Path, reports: Path) -> tuple[int, str]:
+    summary = tmp_path / "summary.md"
+    summary.write_text("")
+    env = {**os.environ, "GITHUB_STEP_SUMMARY": str(summary),
+           "NETCONFORM": str(Path(sys.executable).parent / "netconform")}  # fmt: skip
+    done = subprocess.run(
+        ["bash", str(BASELINE_DIFF), str(baseline), str(reports)],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return done.returncode, summary.read_text() + done.stderr
+
+
+def test_baseline_diff_passes_the_summary_and_fails_a_regression(tmp_path: Path) -> None:
+    good = results.Check("suites/test_a.py::test_matrix", "test_a", "passed", "all as expected")
+    bad = results.Check("suites/test_a.py::test_matrix", "test_a", "failed", "1 cell wrong")
+    _run_with_checks(tmp_path / "baseline" / "reports", "20261129T031700Z", good)
+    _run_with_checks(tmp_path / "reports", "20261130T101500Z", bad)
+    status, summary = _baseline_diff(tmp_path, tmp_path / "baseline", tmp_path / "reports")
+    assert status == 1
+    assert "### Against the last good nightly" in summary
+    assert "check suites/test_a.py::test_matrix: passed -> failed" in summary
+    _run_with_checks(tmp_path / "reports", "20261130T111500Z", good)
+    status, summary = _baseline_diff(tmp_path, tmp_path / "baseline", tmp_path / "reports")
+    assert status == 0 and "nothing changed" in summary
+
+
+def test_baseline_diff_without_a_baseline_or_a_run_says_so(tmp_path: Path) -> None:
+    good = results.Check("suites/test_a.py::test_matrix", "test_a", "passed", "all as expected")
+    status, summary = _baseline_diff(tmp_path, tmp_path / "none", tmp_path / "reports")
+    assert status == 1 and "the suites did not get to run" in summary
+    _run_with_checks(tmp_path / "reports", "20261130T101500Z", good)
+    status, summary = _baseline_diff(tmp_path, tmp_path / "none", tmp_path / "reports")
+    assert status == 0 and "No successful nightly to compare with" in summary
+    assert "suites/test_a.py::test_matrix" in summary or "test_a" in summary
+
+
+def test_baseline_diff_passes_shellcheck() -> None:
+    done = subprocess.run(["shellcheck", str(BASELINE_DIFF)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout
 
 
 def _renovate_manager() -> dict:
