@@ -119,7 +119,11 @@ def check_disruption(
     measured = (
         f"{len(all_figures)} probes, {sum(f.attempts for f in all_figures)} attempts, "
         f"{sum(f.failed for f in answered)} failed, "
-        + (f"longest gap {worst.longest_gap:.1f} s ({worst.name})" if worst else "no gap")
+        + (
+            f"longest gap {worst.longest_gap:.1f} s ({worst.name})"
+            if worst and worst.longest_gap
+            else "no gap"
+        )
         + f", {len(leaks)} leaks"
     )
     summary = "; ".join(problems) if problems else f"no leak: {measured}"
