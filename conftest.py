@@ -12,5 +12,6 @@ pytest_plugins = [
     "fixtures.routing",
     "fixtures.dns",
     "fixtures.encryption",
+    "fixtures.mutual_auth",
     "pytester",
 ]

@@ -61,7 +61,12 @@ def _analyze(args: argparse.Namespace) -> int:
 
     from netconform.kube import documents
     from netconform.manifests import REFERENCE_RUN
-    from netconform.policy_analysis import analyze, policy_manifests, rule_findings
+    from netconform.policy_analysis import (
+        analyze,
+        policy_manifests,
+        rule_findings,
+        unauthenticated,
+    )
     from netconform.workloads import RunNamespaces
 
     started = time.monotonic()
@@ -77,8 +82,11 @@ def _analyze(args: argparse.Namespace) -> int:
     print(verdict)
     for finding in rule_findings(arch, manifests, layout):
         print(f"note: {finding}")
+    missing = unauthenticated(arch, manifests, layout)
+    for line in missing:
+        print(f"! {line}")
     print(f"({len(manifests)} policies analyzed in {time.monotonic() - started:.2f} s)")
-    return 0 if verdict.ok else 1
+    return 0 if verdict.ok and not missing else 1
 
 
 def _results_file(given: str) -> Path:

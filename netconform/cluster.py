@@ -36,7 +36,6 @@ SHARED = ROOT.parent / "shared"
 # The feature overlays the local-images path leaves out, each a deviation with its reason.
 LOCAL_WITHOUT = {
     "encryption": "this machine's kernel has no WireGuard module",
-    "mutual-auth": "SPIRE's images are not built here",
 }
 
 

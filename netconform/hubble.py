@@ -9,6 +9,7 @@ datapath; no flow at all is evidence too.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from functools import cached_property
 
@@ -24,8 +25,21 @@ MAX_FLOWS = 5
 def observe_argv(relay: str, namespace: str, pod: str, destination: str, port: int) -> list[str]:
     return [
         "hubble", "observe", "--server", relay, "--from-pod", f"{namespace}/{pod}",
-        "--to-ip", destination, "--to-port", str(port), "--last", "50", "--output", "compact",
+        "--to-ip", destination, "--to-port", str(port), "--last", "50",
     ]  # fmt: skip
+
+
+def drop_reasons(output: str) -> list[str]:
+    """The drop reason of every dropped flow in `hubble observe -o json` output, oldest first."""
+    reasons = []
+    for line in output.splitlines():
+        try:
+            flow = json.loads(line).get("flow") or {}
+        except ValueError:
+            continue
+        if flow.get("verdict") == "DROPPED":
+            reasons.append(str(flow.get("drop_reason_desc", "UNKNOWN")))
+    return reasons
 
 
 def summarize(output: str) -> list[str]:
@@ -61,6 +75,17 @@ class HubbleEvidence:
         return self.relay is not None
 
     def __call__(self, cell: Cell) -> Sequence[str]:
+        done = self._observe(cell, "compact")
+        return done if isinstance(done, list) else summarize(done)
+
+    def drop_reasons(self, cell: Cell) -> list[str]:
+        """Hubble's reason for each recent drop of this cell's flows; empty when none dropped,
+        or a single line saying why Hubble could not be asked."""
+        done = self._observe(cell, "json")
+        return done if isinstance(done, list) else drop_reasons(done)
+
+    def _observe(self, cell: Cell, output: str) -> str | list[str]:
+        """The relay's output for the cell, or the lines saying why there is none."""
         source = self.prober.sites[cell.source].exec
         if not isinstance(source, PodExec):
             return []
@@ -78,7 +103,7 @@ class HubbleEvidence:
         argv = observe_argv(
             self.relay, source.namespace, source.pod, self.prober.address(cell), cell.port.port
         )
-        done = agent.run(argv, timeout=self.timeout)
+        done = agent.run([*argv, "--output", output], timeout=self.timeout)
         if done.rc:
             return [f"hubble: observe failed ({done.stderr.strip()[:200]})"]
-        return summarize(done.stdout)
+        return done.stdout

@@ -8,7 +8,7 @@ put in a report.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from netconform.spec import WILDCARD, Architecture, Flow, PortSpec
@@ -23,6 +23,8 @@ NO_ANSWER = "no-answer"  # the agent itself could not be run or answered garbage
 class Expect:
     name: str
     verdicts: frozenset[str]
+    # Hubble's drop reason a drop must carry (cilium-cli's named results), if one is named.
+    reason: str | None = None
 
     def accepts(self, verdict: str) -> bool:
         return verdict in self.verdicts
@@ -34,6 +36,9 @@ class Expect:
 ALLOWED = Expect("allowed", frozenset({CONNECTED}))
 # Cilium drops silently: a deny is a timeout. A refusal means the packet reached the host.
 DENIED = Expect("denied", frozenset({DROPPED}))
+# A deny for one reason only: a policy's, or a failed mutual authentication.
+POLICY_DROP = Expect("policy drop", frozenset({DROPPED}), "POLICY_DENIED")
+AUTH_DROP = Expect("auth drop", frozenset({DROPPED}), "AUTH_REQUIRED")
 
 
 @dataclass(frozen=True, order=True)
@@ -162,6 +167,22 @@ def expected_matrix(arch: Architecture) -> ExpectedMatrix:
                 )
                 cells[Cell(source, destination, port)] = ALLOWED if allowed else default
     return ExpectedMatrix(cells)
+
+
+def cells_of_flow(arch: Architecture, name: str) -> list[Cell]:
+    """The matrix's cells one flow of the spec allows."""
+    flow = next(f for f in arch.policy.flows if f.name == name)
+    return [
+        cell
+        for cell in expected_matrix(arch).cells
+        if _permits(flow, cell.source, cell.destination, cell.port)
+    ]
+
+
+def of_flows(arch: Architecture, names: Iterable[str]) -> Callable[[Cell], bool]:
+    """Whether a cell, probed same-node or cross-node, is one these flows allow."""
+    cells = {cell for name in names for cell in cells_of_flow(arch, name)}
+    return lambda cell: replace(cell, placement="") in cells
 
 
 def by_placement(

@@ -41,7 +41,7 @@ def _peer_environments(arch: Architecture, flow: Flow, group: str, home: str) ->
     return [e for e in deployed if flow.across_environments or e == home]
 
 
-def _ingress(arch: Architecture, me: Endpoint) -> Iterator[Manifest]:
+def _ingress(arch: Architecture, me: Endpoint, authentication: str) -> Iterator[Manifest]:
     assert me.environment is not None
     for flow in arch.policy.flows:
         if me.group not in _groups(arch, flow.to):
@@ -53,7 +53,10 @@ def _ingress(arch: Architecture, me: Endpoint) -> Iterator[Manifest]:
             if flow.environments is None or env in flow.environments
         ]
         if peers:
-            yield {"fromEndpoints": peers, "toPorts": _to_ports(flow.ports)}
+            rule: Manifest = {"fromEndpoints": peers, "toPorts": _to_ports(flow.ports)}
+            if flow.name in arch.mutual_auth.required_for:
+                rule["authentication"] = {"mode": authentication}
+            yield rule
 
 
 def _egress(arch: Architecture, me: Endpoint, externals: Mapping[str, str]) -> Iterator[Manifest]:
@@ -119,15 +122,19 @@ def render(
     layout: RunNamespaces,
     externals: Mapping[str, str] | None = None,
     clusterwide: bool = True,
+    authentication: str = "required",
 ) -> list[Manifest]:
     """The reference policies. `externals` maps an external's name to the address really probed
     (an outside container on kind), defaulting to the spec's CIDR. Without `clusterwide` the
-    default deny is one namespaced policy per environment: no cluster-scoped change."""
+    default deny is one namespaced policy per environment: no cluster-scoped change. The
+    ingress of a flow in `mutual_auth.required_for` requires mutual authentication in the
+    `authentication` mode (Cilium's test-always-fail shows that an unauthenticated peer drops)."""
     labels = layout.labels()
     rendered = _default_deny(arch, layout, clusterwide) if arch.policy.default == "deny" else []
     for me in workload_endpoints(arch):
         assert me.environment is not None
-        ingress, egress = list(_ingress(arch, me)), list(_egress(arch, me, externals or {}))
+        ingress = list(_ingress(arch, me, authentication))
+        egress = list(_egress(arch, me, externals or {}))
         spec: Manifest = {"endpointSelector": {"matchLabels": dict(arch.groups[me.group].labels)}}
         if ingress:
             spec["ingress"] = ingress

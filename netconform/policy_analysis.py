@@ -33,6 +33,7 @@ from netconform.matrix import (
     Endpoint,
     ExpectedMatrix,
     Observation,
+    cells_of_flow,
     expected_matrix,
     workload_endpoints,
 )
@@ -123,6 +124,20 @@ def analyze(arch: Architecture, manifests: Sequence[Manifest], layout: RunNamesp
         )
     wrong = verdict.summary.split(": ", 1)[1].split(" after ")[0]
     return Verdict(False, f"analyzer: {wrong}, {undecided} undecided", verdict.evidence)
+
+
+def unauthenticated(
+    arch: Architecture, manifests: Sequence[Manifest], layout: RunNamespaces
+) -> list[str]:
+    """Cells of a flow the spec requires mutually authenticated that the policies allow
+    without it: a policy that dropped its `authentication` still passes every probe."""
+    predicted = predictions(arch, manifests, layout)
+    return [
+        f"{cell}: flow {name} requires mutual authentication, but {predicted[cell].why}"
+        for name in arch.mutual_auth.required_for
+        for cell in cells_of_flow(arch, name)
+        if predicted[cell].verdict == ALLOWED and not predicted[cell].authentication
+    ]
 
 
 def rule_findings(

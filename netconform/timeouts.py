@@ -34,6 +34,9 @@ class Timeouts:
     # A Cilium agent restarted: it compiles its datapath before it peers again (minutes on two
     # cores), and its DaemonSet pod must be replaced first.
     agent_restart: float = 300.0
+    # SPIRE's server up and every node's agent attested after Cilium's install (the server
+    # makes an RSA 4096 CA first; agents retry every few seconds).
+    spire: float = 180.0
     # CoreDNS restarted with a new Corefile until it answers with it (pods replaced, images
     # already on the nodes).
     dns: float = 120.0

@@ -8,8 +8,9 @@ pkg/policy/utils): a namespaced policy's selectors are scoped to its namespace
 unless they name one; an empty rule selects nothing, a rule with ports and no
 peers selects every peer; deny wins over allow; a direction is default deny once
 a rule of it selects the endpoint; a flow needs its source's egress and its
-destination's ingress. What only a proxy decides (L7 rules, FQDNs, mutual
-authentication, named ports) is undecided, never guessed.
+destination's ingress. What only a proxy decides (L7 rules, FQDNs, named ports) is
+undecided, never guessed; a rule requiring mutual authentication allows once the peers
+authenticate (and never in Cilium's test-always-fail mode).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ POD_NAMESPACE = "io.kubernetes.pod.namespace"
 NAMESPACE_LABELS = "io.cilium.k8s.namespace.labels"
 CLUSTER_LABEL = "io.cilium.k8s.policy.cluster"
 ALLOWED, DENIED, UNDECIDED = "allowed", "denied", "undecided"
+# Cilium's test mode in which every mutual authentication fails: its rules drop.
+ALWAYS_FAIL = "test-always-fail"
 # The entities an outside address belongs to (with the IP version each needs); pods belong to
 # "cluster", everything to "all", and no peer of the matrix to the others (host, remote-node,
 # kube-apiserver, health, init, unmanaged, ingress).
@@ -201,7 +204,8 @@ class Entry:
     default_deny: bool
     peers: Peers | None  # None selects nothing
     ports: tuple[Port, ...] = ()  # empty: every port
-    undecided: str = ""  # the rule's own reason a proxy decides it (L7, named port, auth)
+    undecided: str = ""  # the rule's own reason a proxy decides it (L7, named port)
+    authentication: str = ""  # the mutual authentication mode it requires, if any
 
     def __str__(self) -> str:
         return f"{self.policy} {self.where}"
@@ -224,6 +228,7 @@ class Entry:
 class Prediction:
     verdict: str  # ALLOWED, DENIED, UNDECIDED
     why: str
+    authentication: str = ""  # the mutual authentication mode an allow depends on, if any
 
 
 def _ports(rules: Sequence[Manifest] | None) -> tuple[tuple[Port, ...], str]:
@@ -297,8 +302,7 @@ def _cilium_entries(policy: Manifest) -> list[Entry]:
             default_deny = enable.get("ingress" if ingress else "egress", True) is not False
             for index, rule in enumerate(spec.get(section) or []):
                 ports, undecided = _ports(rule.get("toPorts"))
-                if (rule.get("authentication") or {}).get("mode") not in (None, "disabled"):
-                    undecided = "; ".join(filter(None, [undecided, "mutual authentication"]))
+                mode = (rule.get("authentication") or {}).get("mode") or "disabled"
                 entries.append(
                     Entry(
                         name,
@@ -310,6 +314,7 @@ def _cilium_entries(policy: Manifest) -> list[Entry]:
                         _peers(rule, ingress, namespace, bool(rule.get("toPorts"))),
                         ports,
                         undecided,
+                        "" if mode == "disabled" else mode,
                     )
                 )
     return entries
@@ -411,6 +416,13 @@ def _side(
     if open_denies:
         return Prediction(UNDECIDED, f"{direction}: {open_denies[0]} ({open_denies[0].reason})")
     allows = [e for e, m in matched if not e.deny and m == ALLOWED]
+    authenticated = [e for e in allows if e.authentication]
+    if any(e.authentication == ALWAYS_FAIL for e in authenticated):
+        return Prediction(DENIED, f"{direction}: {authenticated[0]} requires {ALWAYS_FAIL} auth")
+    if authenticated:
+        mode = authenticated[0].authentication
+        why = f"{direction} allowed by {authenticated[0]} once authenticated"
+        return Prediction(ALLOWED, f"{why} ({mode} mutual authentication)", mode)
     if allows:
         return Prediction(ALLOWED, f"{direction} allowed by {allows[0]}")
     open_allows = [e for e, m in matched if not e.deny and m == UNDECIDED]
@@ -436,7 +448,8 @@ def predict(
         found = [s for s in sides if s.verdict == verdict]
         if found:
             return Prediction(verdict, "; ".join(s.why for s in found))
-    return Prediction(ALLOWED, "; ".join(s.why for s in sides))
+    mode = next((s.authentication for s in sides if s.authentication), "")
+    return Prediction(ALLOWED, "; ".join(s.why for s in sides), mode)
 
 
 def findings(

@@ -13,8 +13,6 @@ a binary and CA certificates, like upstream's. The layers are built with
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +20,12 @@ from pathlib import Path
 from netconform import cluster
 from netconform.offline import gobuild
 from netconform.offline.images import (
+    CA_BUNDLE,
     DEFAULT_PATH,
     SOURCE_LABEL,
     debian_rootfs,
+    docker_build,
+    file_source,
     fingerprint,
     image_exists,
     image_label,
@@ -42,7 +43,6 @@ AGENT_BINARIES = (
     "cilium-agent", "cilium-dbg", "cilium-health", "cilium-health-responder",
     "cilium-mount", "cilium-sysctlfix", "hubble",
 )  # fmt: skip
-CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 # Non-root, as upstream runs the relay.
 NONROOT = "65532:65532"
 
@@ -70,26 +70,6 @@ def image_names(versions: Mapping[str, Mapping[str, str]]) -> ImageNames:
     )
 
 
-def _build(ref: str, dockerfile: str, context: Mapping[str, Path], source: object) -> None:
-    """`docker build` from `context` (name in the build context -> file or directory here),
-    unless `ref` was built from this very source and Dockerfile already: then nothing is
-    copied at all."""
-    label = fingerprint(source, dockerfile)
-    if image_label(ref, SOURCE_LABEL) == label:
-        return
-    with tempfile.TemporaryDirectory(prefix="netconform-image-") as tmp:
-        root = Path(tmp)
-        for name, path in context.items():
-            if path.is_dir():
-                ignore = shutil.ignore_patterns("tests", "complexity-tests")
-                shutil.copytree(path, root / name, ignore=ignore)
-            else:
-                (root / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(path, root / name)
-        (root / "Dockerfile").write_text(f"{dockerfile}\nLABEL {SOURCE_LABEL}={label}\n")
-        run(["docker", "build", "--quiet", "--tag", ref, str(root)])
-
-
 def runtime_image() -> str:
     """Debian with clang 19 and the tools the agent calls (ip, tc, iptables, ipset, nsenter)."""
     rootfs = debian_rootfs("cilium-runtime", RUNTIME_PACKAGES)
@@ -113,11 +93,6 @@ def probe_image(ref: str) -> str:
     return ref
 
 
-def _source(*paths: Path) -> str:
-    """What an image is made of: file names and sizes, cheap to compare on every run."""
-    return fingerprint(*((path.name, path.stat().st_size, path.stat().st_mtime) for path in paths))
-
-
 def agent_image(ref: str, runtime: str, binaries: Mapping[str, Path], bpf: Path) -> str:
     dockerfile = "\n".join(
         [
@@ -138,7 +113,7 @@ def agent_image(ref: str, runtime: str, binaries: Mapping[str, Path], bpf: Path)
     files = [binaries[n] for n in (*AGENT_BINARIES, "cilium-cni")]
     scripts = [p.read_bytes() for p in sorted(SCRIPTS.iterdir())]
     # The BPF sources sit in the module's versioned directory: its path names them.
-    _build(ref, dockerfile, context, (runtime, _source(*files), scripts, bpf))
+    docker_build(ref, dockerfile, context, (runtime, file_source(*files), scripts, bpf))
     return ref
 
 
@@ -153,7 +128,7 @@ def static_image(ref: str, binary: Path, inside: str, config: list[str]) -> str:
         ]
     )
     context = {"binary": binary, "ca-certificates.crt": CA_BUNDLE}
-    _build(ref, dockerfile, context, _source(binary))
+    docker_build(ref, dockerfile, context, file_source(binary))
     return ref
 
 

@@ -45,6 +45,7 @@ MIN_GO_DIRECTIVE = (1, 24)
 # each round of `go mod tidy` substitutes the ones it reports, so bound it.
 MAX_SUBSTITUTION_ROUNDS = 5
 WITHHELD = re.compile(r"(?P<mod>[^\s:@]+)@(?P<ver>v[^\s:]+): reading \S+: (?:403|404|410)\b")
+SHIMS_DIR = Path(__file__).with_name("shims")
 # Stand-ins for withheld modules that have no served version at all, keyed by
 # module path: file name -> content.  Each must match what upstream exposes to
 # the importers that are built here, and nothing more.
@@ -59,6 +60,10 @@ SHIMS: dict[str, dict[str, str]] = {
             "// DerivedServiceAnnotation names the Service derived from a ServiceImport.\n"
             'const DerivedServiceAnnotation = "multicluster.kubernetes.io/derived-service"\n'
         ),
+    },
+    # SPIRE's EJBCA UpstreamAuthority plugin alone imports it; no Cilium install uses it.
+    "github.com/Keyfactor/ejbca-go-client-sdk": {
+        "api/ejbca/ejbca.go": (SHIMS_DIR / "ejbca.go").read_text()
     },
 }
 
@@ -115,6 +120,8 @@ class Component:
     tags: tuple[str, ...] = ()
     replaces: Callable[[Upstream], list[tuple[str, str]]] = copy_versioned_replaces
     ldflags: Callable[[Upstream], list[str]] = no_ldflags
+    # A static cgo build, as upstream's `make build-static` (SPIRE's sqlite3 datastore).
+    cgo: bool = False
 
 
 def kubernetes_replaces(up: Upstream) -> list[tuple[str, str]]:
@@ -169,6 +176,12 @@ def cilium_ldflags(up: Upstream) -> list[str]:
     the commit, so the revision is a recognisable placeholder."""
     stamp = f"{up.version.lstrip('v')} 0000000 {up.time}"
     return [f'-X "github.com/cilium/cilium/pkg/version.ciliumVersion={stamp}"']
+
+
+def spire_ldflags(up: Upstream) -> list[str]:
+    """The version stamp of SPIRE's Makefile, without the tag's "v" (SPIRE parses it as
+    semver); unstamped, it reports "<base>-dev-unk"."""
+    return [f"-X github.com/spiffe/spire/pkg/common/version.gittag={up.version.lstrip('v')}"]
 
 
 def helm_ldflags(up: Upstream) -> list[str]:
@@ -244,6 +257,18 @@ COMPONENTS: tuple[Component, ...] = (
         # The operator Makefile's generic variant: no cloud IPAM providers.
         tags=("ipam_provider_operator",),
         ldflags=cilium_ldflags,
+    ),
+    Component(
+        key="spire",
+        module="github.com/spiffe/spire",
+        binaries={
+            "spire-server": "github.com/spiffe/spire/cmd/spire-server",
+            "spire-agent": "github.com/spiffe/spire/cmd/spire-agent",
+        },
+        # Static glibc without its NSS lookups (upstream links musl statically).
+        tags=("netgo", "osusergo"),
+        ldflags=spire_ldflags,
+        cgo=True,
     ),
     Component(
         key="helm",
@@ -327,14 +352,21 @@ class Runner:
         self.last_stderr = ""
 
     def go(
-        self, args: Sequence[str], cwd: Path, logfile: Path, what: str, check: bool = True
+        self,
+        args: Sequence[str],
+        cwd: Path,
+        logfile: Path,
+        what: str,
+        check: bool = True,
+        cgo: bool = False,
     ) -> str:
         cmd = [*self.nice, "go", *args]
+        env = {**_go_env(), "CGO_ENABLED": "1"} if cgo else _go_env()
         with logfile.open("a") as fh:
             fh.write(f"\n$ {' '.join(cmd)}\n")
             fh.flush()
             proc = subprocess.run(
-                cmd, cwd=cwd, env=_go_env(), capture_output=True, text=True, check=False
+                cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False
             )
             fh.write(proc.stderr)
             self.last_stderr = proc.stderr
@@ -431,6 +463,7 @@ def substitute_withheld(
         shim.mkdir(parents=True, exist_ok=True)
         (shim / "go.mod").write_text(f"module {module}\n\ngo 1.24\n")
         for name, text in SHIMS[module].items():
+            (shim / name).parent.mkdir(parents=True, exist_ok=True)
             (shim / name).write_text(text)
         runner.log(f"  {module}@{version} is withheld by the proxy; using the builder's shim")
         return "./" + shim.relative_to(workdir).as_posix()
@@ -556,7 +589,8 @@ def _build_component(
                 up = prepare_wrapper(comp, version, workdir, runner, logfile)
                 # -s -w as in all four upstream release builds: smaller
                 # binaries and faster links; panics keep their stack traces.
-                ldflags = " ".join(["-s", "-w", *comp.ldflags(up)])
+                static = ["-linkmode external", '-extldflags "-static"'] if comp.cgo else []
+                ldflags = " ".join(["-s", "-w", *static, *comp.ldflags(up)])
                 prepared = True
             BIN_DIR.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
@@ -566,7 +600,9 @@ def _build_component(
             if comp.tags:
                 args += ["-tags", ",".join(comp.tags)]
             try:
-                runner.go([*args, pkg], workdir, logfile, f"go build of {name} {version}")
+                runner.go(
+                    [*args, pkg], workdir, logfile, f"go build of {name} {version}", cgo=comp.cgo
+                )
                 os.replace(tmp, target)
             finally:
                 tmp.unlink(missing_ok=True)

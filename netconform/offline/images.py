@@ -16,8 +16,9 @@ import json
 import shutil
 import subprocess
 import tarfile
+import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -35,6 +36,7 @@ NODE_BINARIES = (
     "kubectl",
 )
 SOURCE_LABEL = "netconform.source"
+CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -88,13 +90,18 @@ def pause_binary(kubernetes_version: str) -> Path:
     return out
 
 
-def rootfs_tar(files: Mapping[str, Path]) -> bytes:
-    """A root filesystem holding just these files (path in image -> file here)."""
+def rootfs_tar(files: Mapping[str, Path], dirs: Sequence[str] = (), owner: int = 0) -> bytes:
+    """A root filesystem holding just these files (path in image -> file here) and empty
+    directories, all owned by uid and gid `owner`."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for inside in dirs:
+            info = tarfile.TarInfo(inside.lstrip("/"))
+            info.type, info.mode, info.uid, info.gid = tarfile.DIRTYPE, 0o755, owner, owner
+            tar.addfile(info)
         for inside, source in files.items():
             info = tar.gettarinfo(str(source), arcname=inside.lstrip("/"))
-            info.mode, info.uid, info.gid, info.uname, info.gname = 0o755, 0, 0, "root", "root"
+            info.mode, info.uid, info.gid, info.uname, info.gname = 0o755, owner, owner, "", ""
             with source.open("rb") as f:
                 tar.addfile(info, f)
     return buffer.getvalue()
@@ -109,22 +116,31 @@ def matching_binary(name: str, tag: str, log: Callable[[str], None]) -> Path:
 def coredns_image(ref: str, log: Callable[[str], None]) -> str:
     """CoreDNS at the version its tag names, alone on an empty image as upstream ships it."""
     binary = matching_binary("coredns", ref.rsplit(":", 1)[1], log)
-    _import_binaries(ref, {"/coredns": binary}, ["/coredns"])
+    import_files(ref, {"/coredns": binary}, ["/coredns"])
     return ref
 
 
-def _import_binaries(ref: str, files: Mapping[str, Path], entry: list[str]) -> None:
-    """Import `files` as an image, unless `ref` already holds these very binaries (its label
-    names them, so a rebuilt or re-pinned binary replaces the image)."""
-    source = ",".join(sorted(path.name for path in files.values()))
+def import_files(
+    ref: str,
+    files: Mapping[str, Path],
+    entry: list[str],
+    dirs: Sequence[str] = (),
+    owner: int = 0,
+    changes: Sequence[str] = (),
+) -> None:
+    """Import `files` (and empty `dirs`) as an image, unless `ref` already holds these very
+    files (its label names them and their sizes, so a rebuilt or re-pinned binary replaces
+    the image)."""
+    source = fingerprint(file_source(*files.values()), dirs, owner, changes)
     if image_label(ref, SOURCE_LABEL) != source:
         changes = [
             f"ENV {DEFAULT_PATH}",
+            *changes,
             f"ENTRYPOINT {json.dumps(entry)}",
             f"LABEL {SOURCE_LABEL}={source}",
         ]
         flags = [arg for change in changes for arg in ("--change", change)]
-        run(["docker", "import", *flags, "-", ref], stdin=rootfs_tar(files))
+        run(["docker", "import", *flags, "-", ref], stdin=rootfs_tar(files, dirs, owner))
 
 
 def component_images(
@@ -151,7 +167,7 @@ def component_images(
             files, entry = {"/usr/local/bin/etcd": matching_binary("etcd", tag, log)}, ["etcd"]
         else:
             files, entry = {f"/usr/local/bin/{name}": binaries[name]}, [name]
-        _import_binaries(ref, files, entry)
+        import_files(ref, files, entry)
         made.append(ref)
     return made
 
@@ -311,3 +327,28 @@ def node_image(base: str, binaries: Mapping[str, Path], images: list[str], versi
     finally:
         subprocess.run(["docker", "rm", "-f", container], capture_output=True, check=False)
     return ref
+
+
+def docker_build(ref: str, dockerfile: str, context: Mapping[str, Path], source: object) -> None:
+    """`docker build` from `context` (name in the build context -> file or directory here),
+    unless `ref` was built from this very source and Dockerfile already: then nothing is
+    copied at all."""
+    label = fingerprint(source, dockerfile)
+    if image_label(ref, SOURCE_LABEL) == label:
+        return
+    with tempfile.TemporaryDirectory(prefix="netconform-image-") as tmp:
+        root = Path(tmp)
+        for name, path in context.items():
+            if path.is_dir():
+                ignore = shutil.ignore_patterns("tests", "complexity-tests")
+                shutil.copytree(path, root / name, ignore=ignore)
+            else:
+                (root / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, root / name)
+        (root / "Dockerfile").write_text(f"{dockerfile}\nLABEL {SOURCE_LABEL}={label}\n")
+        run(["docker", "build", "--quiet", "--tag", ref, str(root)])
+
+
+def file_source(*paths: Path) -> str:
+    """What an image is made of: file names and sizes, cheap to compare on every run."""
+    return fingerprint(*((path.name, path.stat().st_size, path.stat().st_mtime) for path in paths))

@@ -1,9 +1,10 @@
 """`make local-images`: every image a kind cluster with Cilium needs, built on this machine.
 
 kubeadm's images and the node image (kind's node-image build by hand), Cilium's
-agent, operator and relay, and the probe image, all preloaded into the node
-image so that no cluster ever pulls; and the FRR router and CoreDNS server
-images, which run next to the nodes, not in them. Each step is cached and prints its time.
+agent, operator and relay, SPIRE's server, agent and init image, and the probe image,
+all preloaded into the node image so that no cluster ever pulls; and the FRR router and
+CoreDNS server images, which run next to the nodes, not in them. Each step is cached and
+prints its time.
 
     python -m netconform.offline.local_images
     python -m netconform.offline.local_images --cilium v1.20.2   # only Cilium's, at a candidate
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from netconform import cluster
-from netconform.offline import cilium_images, gobuild, images, router_image
+from netconform.offline import cilium_images, gobuild, images, router_image, spire_images
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ def build(log: Callable[[str], None] = print) -> Built:
     pause = next(i for i in preloaded if "/pause:" in i)
     with images.step("Cilium's images and the probe image"):
         preloaded += cilium_images.build(cluster.load_versions(), log).all()
+    with images.step("SPIRE's images (mutual authentication)"):
+        preloaded += spire_images.build(cluster.load_versions(), log).all()
     with images.step("node base image (debootstrap, first time only)"):
         base = images.base_image(pause, binaries["crictl"])
     with images.step("node image"):

@@ -14,7 +14,16 @@ import pytest
 from lab.policy_lab import PolicyLab, policy_lab
 from netconform.convergence import Convergence
 from netconform.engine import ReachabilityEngine
-from netconform.matrix import ALLOWED, DENIED, Cell, Observed, expected_matrix, restrict
+from netconform.matrix import (
+    ALLOWED,
+    AUTH_DROP,
+    DENIED,
+    Cell,
+    ExpectedMatrix,
+    Observed,
+    expected_matrix,
+    restrict,
+)
 from netconform.spec import load
 
 pytestmark = pytest.mark.lab
@@ -129,3 +138,29 @@ def test_a_restricted_matrix_checks_only_its_slice(healthy: PolicyLab) -> None:
     egress = restrict(EXPECTED, (c for c in EXPECTED.cells if c.destination.kind == "external"))
     verdict = ReachabilityEngine(healthy.prober(PROBE_TIMEOUT), SETTLE).check(egress)
     assert verdict.ok and f"all {len(egress.cells)} cells" in verdict.summary
+
+
+def test_a_drop_for_another_reason_than_the_expected_one_fails_naming_both(
+    healthy: PolicyLab,
+) -> None:
+    """The lab's drops carry no reason of their own: the reasons stand in for Hubble's."""
+    denied = a_cell(DENIED)
+    named = ExpectedMatrix({**EXPECTED.cells, denied: AUTH_DROP})
+    prober = healthy.prober(PROBE_TIMEOUT)
+
+    def policy_drops(cell: Cell) -> list[str]:
+        return ["POLICY_DENIED"]
+
+    wrong = ReachabilityEngine(prober, SETTLE, drop_reasons=policy_drops).check(named)
+    assert not wrong.ok
+    assert "drop reasons: 1 of 1 cells dropped for another reason or not seen" in wrong.summary
+    assert (
+        f"! {denied}: expected a AUTH_REQUIRED drop; Hubble's newest drop: POLICY_DENIED"
+        in wrong.evidence
+    )
+    right = ReachabilityEngine(prober, SETTLE, drop_reasons=lambda cell: ["AUTH_REQUIRED"])
+    assert right.check(named).ok
+    unseen = ReachabilityEngine(prober, SETTLE, drop_reasons=lambda cell: []).check(named)
+    assert "Hubble saw no drop" in unseen.evidence
+    blind = ReachabilityEngine(prober, SETTLE).check(named)
+    assert not blind.ok and "Hubble relay is not installed" in blind.summary

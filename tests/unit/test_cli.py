@@ -251,3 +251,27 @@ def test_upgrade_check_without_a_cluster_says_how_to_make_one(capsys, monkeypatc
     assert "no kind cluster netconform: run `netconform cluster up --images=local` first" in (
         capsys.readouterr().err
     )
+
+
+def test_analyze_reports_a_required_flow_its_policies_allow_without_authentication(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from netconform import policies
+    from netconform.manifests import REFERENCE_RUN
+    from netconform.spec import MutualAuth, load
+    from netconform.workloads import RunNamespaces
+
+    arch = load(ROOT / "architecture.yaml")
+    assert arch.mutual_auth.required_for == ["backend-to-db"]
+    unauthenticated = arch.model_copy(update={"mutual_auth": MutualAuth()})
+    path = tmp_path / "no-auth.yaml"
+    rendered = policies.render(unauthenticated, RunNamespaces(REFERENCE_RUN))
+    path.write_text(yaml.safe_dump_all(rendered))
+    assert main(["--spec", str(ROOT / "architecture.yaml"), "analyze", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "analyzer: the policies give the spec's matrix" in out
+    assert (
+        "! prod/backend -> prod/db 5432/TCP: flow backend-to-db requires mutual authentication, "
+        "but egress allowed by" in out
+    )
+    assert out.count("requires mutual authentication") == 2  # prod and staging

@@ -1,6 +1,8 @@
 """The Hubble evidence lines attached to a wrong cell."""
 
-from netconform.hubble import MAX_FLOWS, observe_argv, summarize
+import json
+
+from netconform.hubble import MAX_FLOWS, drop_reasons, observe_argv, summarize
 
 
 def test_observe_asks_for_exactly_that_pair_and_port() -> None:
@@ -28,3 +30,20 @@ def test_summary_keeps_the_newest_flows_with_their_verdicts() -> None:
 
 def test_no_flow_is_said_as_such() -> None:
     assert summarize("\n\n") == ["hubble: no flow for this pair in the relay's buffers"]
+
+
+def test_drop_reasons_are_read_from_the_json_flows() -> None:
+    def flow(verdict: str, reason: str = "") -> str:
+        body = {"verdict": verdict, **({"drop_reason_desc": reason} if reason else {})}
+        return json.dumps({"flow": body, "node_name": "kind-worker"})
+
+    output = "\n".join(
+        [
+            flow("FORWARDED"),
+            flow("DROPPED", "AUTH_REQUIRED"),
+            "not json",
+            flow("DROPPED", "POLICY_DENIED"),
+        ]
+    )
+    assert drop_reasons(output) == ["AUTH_REQUIRED", "POLICY_DENIED"]
+    assert drop_reasons("") == []

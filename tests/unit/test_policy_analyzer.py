@@ -233,7 +233,22 @@ def test_what_only_a_proxy_decides_is_undecided() -> None:
     assert verdict([named], FRONT, BACK) == UNDECIDED
     assert verdict([fqdn], FRONT, WORLD) == UNDECIDED
     assert verdict([fqdn], FRONT, BACK) == DENIED  # an FQDN never names a pod
-    assert "mutual authentication" in predict(entries_of([auth]), FRONT, BACK, WEB).why
+    authenticated = predict(entries_of([auth]), FRONT, BACK, WEB)
+    assert authenticated.verdict == ALLOWED
+    assert "once authenticated (required mutual authentication)" in authenticated.why
+
+
+def test_a_rule_whose_authentication_always_fails_drops() -> None:
+    always_fail = cnp(
+        "auth",
+        {
+            "endpointSelector": BACKEND,
+            "ingress": [{"fromEndpoints": [{}], "authentication": {"mode": "test-always-fail"}}],
+        },
+    )
+    dropped = predict(entries_of([always_fail]), FRONT, BACK, WEB)
+    assert dropped.verdict == DENIED
+    assert "requires test-always-fail auth" in dropped.why
 
 
 def test_kubernetes_network_policy() -> None:

@@ -1,0 +1,90 @@
+"""The mutual authentication checks bite on real Cilium and SPIRE: a drop for the wrong
+reason fails with Hubble's reason, and a required flow whose policy lost its
+`authentication` still connects, so only the policies' check can tell, and it does.
+Runs on the suites' own cluster: `pytest tests/localcluster/test_mtls_mutations.py
+--images=local`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from fixtures.policy import ReachabilitySuite
+from netconform import policies
+from netconform.checks.policy_analyzer import ALWAYS_FAIL
+from netconform.convergence import Convergence
+from netconform.engine import ReachabilityEngine
+from netconform.matrix import POLICY_DROP, ExpectedMatrix, of_flows
+from netconform.policy_analysis import unauthenticated
+from netconform.policy_run import PolicyRun
+from netconform.spec import Architecture, MutualAuth
+from netconform.verdict import Verdict
+
+# A wrong expectation shows at once; the default convergence would wait out its timeout.
+BROKEN = Convergence(timeout=30, consistent_rounds=2)
+
+
+def applied(policy_run: PolicyRun, arch: Architecture, authentication: str) -> None:
+    policy_run.remove_policies()
+    rendered = policies.render(
+        arch,
+        policy_run.layout,
+        policy_run.externals,
+        clusterwide=policy_run.target.allow_cluster_changes,
+        authentication=authentication,
+    )
+    policy_run.apply_policies(rendered)
+
+
+@pytest.fixture
+def required(
+    spec: Architecture, policy_run: PolicyRun, reachability: ReachabilitySuite
+) -> Iterator[ExpectedMatrix]:
+    """The required flows' cells as the suite probes them; the policies removed after."""
+    flows = of_flows(spec, spec.mutual_auth.required_for)
+    yield reachability.expect_matrix_from_spec().only(flows).matrix
+    policy_run.remove_policies()
+
+
+def judge(reachability: ReachabilitySuite, matrix: ExpectedMatrix) -> Verdict:
+    engine = reachability.engine
+    broken = ReachabilityEngine(engine.prober, BROKEN, engine.evidence, engine.drop_reasons)
+    return broken.check(matrix)
+
+
+def test_an_auth_drop_judged_as_a_policy_drop_fails_with_hubbles_reason(
+    spec: Architecture,
+    policy_run: PolicyRun,
+    reachability: ReachabilitySuite,
+    required: ExpectedMatrix,
+) -> None:
+    applied(policy_run, spec, ALWAYS_FAIL)
+    verdict = judge(reachability, ExpectedMatrix(dict.fromkeys(required.cells, POLICY_DROP)))
+    assert not verdict.ok
+    wrong = [line for line in verdict.evidence.splitlines() if line.startswith("! ")]
+    assert len(wrong) == len(required.cells), verdict
+    assert all(
+        line.endswith("expected a POLICY_DENIED drop; Hubble's newest drop: AUTH_REQUIRED")
+        for line in wrong
+    ), verdict
+
+
+def test_a_required_flow_that_lost_its_authentication_connects_and_is_reported(
+    spec: Architecture,
+    policy_run: PolicyRun,
+    reachability: ReachabilitySuite,
+    required: ExpectedMatrix,
+) -> None:
+    applied(policy_run, spec.model_copy(update={"mutual_auth": MutualAuth()}), "required")
+    assert judge(reachability, required).ok  # the probes alone cannot tell
+    missing = unauthenticated(spec, policy_run.applied_policies, policy_run.layout)
+    assert {line.split(":")[0] for line in missing} == {
+        f"{env}/backend -> {env}/db 5432/TCP" for env in ("prod", "staging")
+    }
+
+
+@pytest.fixture(autouse=True)
+def _only_on_a_cluster_the_suite_made(pytestconfig: pytest.Config) -> None:
+    if pytestconfig.getoption("cluster") != "kind":
+        pytest.skip("applies deliberately broken policies: only on a kind cluster the suite made")
