@@ -88,8 +88,19 @@ class PolicyRun:
         """The user's own policy files when the spec names them, else the reference ones."""
         if self.arch.policy.paths:
             return [doc for path in self.arch.policy.paths for doc in documents(open(path).read())]
+        return self.reference_policies()
+
+    def reference_policies(
+        self, arch: Architecture | None = None, authentication: str = "required"
+    ) -> list[Manifest]:
+        """The reference policies for this run's namespaces and outside containers, rendered
+        from `arch` (a variant of the spec) where given."""
         return policies.render(
-            self.arch, self.layout, self.externals, clusterwide=self.target.allow_cluster_changes
+            arch or self.arch,
+            self.layout,
+            self.externals,
+            clusterwide=self.target.allow_cluster_changes,
+            authentication=authentication,
         )
 
     def apply_policies(self, manifests: list[Manifest] | None = None) -> None:

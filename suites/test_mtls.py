@@ -11,7 +11,6 @@ import pytest
 
 from fixtures.mutual_auth import Spire
 from fixtures.policy import ReachabilitySuite
-from netconform import policies
 from netconform.checks.mutual_auth import attested_nodes, check_attested, check_auth_offered
 from netconform.checks.policy_analyzer import ALWAYS_FAIL
 from netconform.convergence import Convergence, converge
@@ -49,18 +48,9 @@ def test_the_required_flows_are_authenticated_and_connect(
 
 
 @pytest.fixture
-def always_failing(
-    spec: Architecture, policy_run: PolicyRun, without_policies: PolicyRun
-) -> Iterator[PolicyRun]:
+def always_failing(policy_run: PolicyRun, without_policies: PolicyRun) -> Iterator[PolicyRun]:
     """The reference policies with every required flow's authentication always failing."""
-    failing = policies.render(
-        spec,
-        policy_run.layout,
-        policy_run.externals,
-        clusterwide=policy_run.target.allow_cluster_changes,
-        authentication=ALWAYS_FAIL,
-    )
-    policy_run.apply_policies(failing)
+    policy_run.apply_policies(policy_run.reference_policies(authentication=ALWAYS_FAIL))
     yield policy_run
     policy_run.remove_policies()
 

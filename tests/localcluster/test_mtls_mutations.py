@@ -11,7 +11,6 @@ from collections.abc import Iterator
 import pytest
 
 from fixtures.policy import ReachabilitySuite
-from netconform import policies
 from netconform.checks.policy_analyzer import ALWAYS_FAIL
 from netconform.convergence import Convergence
 from netconform.engine import ReachabilityEngine
@@ -27,14 +26,7 @@ BROKEN = Convergence(timeout=30, consistent_rounds=2)
 
 def applied(policy_run: PolicyRun, arch: Architecture, authentication: str) -> None:
     policy_run.remove_policies()
-    rendered = policies.render(
-        arch,
-        policy_run.layout,
-        policy_run.externals,
-        clusterwide=policy_run.target.allow_cluster_changes,
-        authentication=authentication,
-    )
-    policy_run.apply_policies(rendered)
+    policy_run.apply_policies(policy_run.reference_policies(arch, authentication))
 
 
 @pytest.fixture

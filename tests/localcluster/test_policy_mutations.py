@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from netconform import policies, results
+from netconform import results
 from netconform.convergence import Convergence
 from netconform.engine import ReachabilityEngine
 from netconform.policy_run import PolicyRun
@@ -31,13 +31,7 @@ def with_flows(spec: Architecture, flows: list[Flow]) -> Architecture:
 def judge_policies_of(arch: Architecture, reachability, policy_run: PolicyRun) -> Verdict:  # type: ignore[no-untyped-def]
     """Apply the reference policies rendered from `arch`, judge them against the spec."""
     policy_run.remove_policies()
-    broken = policies.render(
-        arch,
-        policy_run.layout,
-        policy_run.externals,
-        clusterwide=policy_run.target.allow_cluster_changes,
-    )
-    policy_run.apply_policies(broken)
+    policy_run.apply_policies(policy_run.reference_policies(arch))
     engine = reachability.engine
     try:
         return ReachabilityEngine(engine.prober, BROKEN, engine.evidence).check(
