@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import yaml
 
-from netconform import policies, workloads
+from netconform import gateway, policies, workloads
 from netconform.kube import MANAGED_BY, Manifest
 from netconform.spec import Architecture
 from netconform.workloads import RunNamespaces
@@ -130,7 +130,7 @@ def render_all(
 ) -> list[Manifest]:
     """Every manifest the suite renders for this architecture: probe workloads (and the
     headless Service the DNS suite asks, the capture pods of the encryption suite),
-    reference policies, LB pools and BGP."""
+    reference policies, LB pools, BGP, and the Gateway with its routes and certificates."""
     layout = layout or RunNamespaces("render")
     return [
         *workloads.render(arch, layout, image),
@@ -140,6 +140,7 @@ def render_all(
         *lb_pools(arch),
         *l2_announcements(arch),
         *bgp(arch),
+        *gateway.render(arch, layout),
     ]
 
 
@@ -157,6 +158,7 @@ def reference_files(arch: Architecture) -> dict[str, str]:
         "lb-ipam.yaml": lb_pools(arch),
         "l2-announcements.yaml": l2_announcements(arch),
         "bgp.yaml": bgp(arch),
+        "gateway.yaml": gateway.render(arch, layout),
     }
     return {
         name: GENERATED + yaml.safe_dump_all(docs, sort_keys=False)

@@ -244,9 +244,12 @@ class Backend(_Strict):
 
 
 class Route(_Strict):
+    """Where a listener sends: an HTTP(S) route matches a path prefix and exact headers."""
+
     name: Name
     listener: Name
     path: str | None = None
+    headers: dict[str, str] = {}
     backend: Backend
 
 
@@ -343,10 +346,25 @@ def _cross_references(arch: Architecture) -> Iterator[tuple[str, str]]:
     for i, flow_name in enumerate(arch.mutual_auth.required_for):
         if flow_name not in {flow.name for flow in arch.policy.flows}:
             yield f"mutual_auth.required_for[{i}]", f"unknown flow {flow_name!r}"
-    listeners = {listener.name for listener in arch.gateway.listeners}
+    for i, listener in enumerate(arch.gateway.listeners):
+        if listener.protocol == "HTTPS" and not listener.hostname:
+            yield (
+                f"gateway.listeners[{i}].hostname",
+                "an HTTPS listener needs one (its certificate)",
+            )
+    listeners = {listener.name: listener for listener in arch.gateway.listeners}
     for i, route in enumerate(arch.gateway.routes):
         if route.listener not in listeners:
             yield f"gateway.routes[{i}].listener", f"unknown listener {route.listener!r}"
+        elif (route.path or route.headers) and listeners[route.listener].protocol not in (
+            "HTTP",
+            "HTTPS",
+        ):
+            yield (
+                f"gateway.routes[{i}]",
+                f"path and headers match HTTP only; listener {route.listener!r} is "
+                f"{listeners[route.listener].protocol}",
+            )
         if route.backend.group not in groups:
             yield f"gateway.routes[{i}].backend.group", f"unknown group {route.backend.group!r}"
         elif route.backend.environment not in arch.groups[route.backend.group].environments:

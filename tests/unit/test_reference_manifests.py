@@ -24,5 +24,5 @@ def test_the_reference_manifests_are_current() -> None:
 
 def test_the_generated_files_say_so_and_cover_each_capability() -> None:
     files = reference_files(load(ROOT / "architecture.yaml"))
-    assert set(files) == {"policies.yaml", "lb-ipam.yaml", "bgp.yaml"}
+    assert set(files) == {"policies.yaml", "lb-ipam.yaml", "bgp.yaml", "gateway.yaml"}
     assert all(text.startswith(GENERATED) for text in files.values())

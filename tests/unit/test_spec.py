@@ -143,6 +143,16 @@ BAD = {
         "gateway.routes[0].listener",
         "unknown listener 'htp'",
     ),
+    "https listener without a hostname": (
+        _edited(lambda d: d["gateway"]["listeners"][1].pop("hostname")),
+        "gateway.listeners[1].hostname",
+        "an HTTPS listener needs one (its certificate)",
+    ),
+    "path on a tcp route": (
+        _edited(lambda d: d["gateway"]["routes"][2].update(path="/")),
+        "gateway.routes[2]",
+        "path and headers match HTTP only; listener 'postgres' is TCP",
+    ),
     "route to group not in that environment": (
         _edited(lambda d: d["gateway"]["routes"][0]["backend"].update(environment="ops")),
         "gateway.routes[0].backend.environment",

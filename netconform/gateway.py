@@ -1,0 +1,134 @@
+"""The spec's Gateway as Gateway API and cert-manager objects: one Gateway of the spec's class
+with its listeners, an HTTPRoute per HTTP or HTTPS route (host from its listener, path prefix,
+headers), a TCPRoute or TLSRoute per TCP or TLS route, each to its backend group's Service,
+and for every HTTPS listener a cert-manager Certificate from an Issuer of the run's own CA.
+
+The Gateway lives in a namespace of its own and takes routes from the run's namespaces; each
+route sits beside the Service it sends to, so no ReferenceGrant is needed.
+"""
+
+from __future__ import annotations
+
+from netconform.kube import Manifest
+from netconform.spec import Architecture, Listener, Route
+from netconform.workloads import RunNamespaces
+
+GATEWAY_API = "gateway.networking.k8s.io/v1"
+CERT_MANAGER = "cert-manager.io/v1"
+GATEWAY_ENVIRONMENT = "gateway"
+GATEWAY_NAME = "netconform"
+ISSUER = "netconform-ca"
+# The Secret holding the run's CA (tls.crt, tls.key) the Issuer signs with; made by the run.
+CA_SECRET = "netconform-ca"
+ROUTE_KINDS = {"HTTP": "HTTPRoute", "HTTPS": "HTTPRoute", "TCP": "TCPRoute", "TLS": "TLSRoute"}
+
+
+def namespace(layout: RunNamespaces) -> str:
+    return layout.namespace(GATEWAY_ENVIRONMENT)
+
+
+def tls_secret(listener: Listener) -> str:
+    return f"{listener.name}-tls"
+
+
+def _listener(listener: Listener, layout: RunNamespaces) -> Manifest:
+    out: Manifest = {
+        "name": listener.name,
+        "protocol": listener.protocol,
+        "port": listener.port,
+        "allowedRoutes": {
+            "namespaces": {
+                "from": "Selector",
+                "selector": {"matchLabels": layout.labels()},
+            }
+        },
+    }
+    if listener.hostname:
+        out["hostname"] = listener.hostname
+    if listener.protocol == "HTTPS":
+        out["tls"] = {"mode": "Terminate", "certificateRefs": [{"name": tls_secret(listener)}]}
+    elif listener.protocol == "TLS":
+        out["tls"] = {"mode": "Passthrough"}
+    return out
+
+
+def _route(route: Route, listener: Listener, layout: RunNamespaces, gateway_ns: str) -> Manifest:
+    kind = ROUTE_KINDS[listener.protocol]
+    backend = {"name": route.backend.group, "port": route.backend.port}
+    spec: Manifest = {
+        "parentRefs": [
+            {"name": GATEWAY_NAME, "namespace": gateway_ns, "sectionName": listener.name}
+        ]
+    }
+    if kind == "HTTPRoute":
+        match: Manifest = {"path": {"type": "PathPrefix", "value": route.path or "/"}}
+        if route.headers:
+            match["headers"] = [
+                {"type": "Exact", "name": name, "value": value}
+                for name, value in sorted(route.headers.items())
+            ]
+        spec["rules"] = [{"matches": [match], "backendRefs": [backend]}]
+    else:
+        spec["rules"] = [{"backendRefs": [backend]}]
+    if listener.hostname and kind in ("HTTPRoute", "TLSRoute"):
+        spec["hostnames"] = [listener.hostname]
+    return {
+        "apiVersion": GATEWAY_API,
+        "kind": kind,
+        "metadata": {
+            "name": route.name,
+            "namespace": layout.namespace(route.backend.environment),
+            "labels": layout.labels(),
+        },
+        "spec": spec,
+    }
+
+
+def render(arch: Architecture, layout: RunNamespaces) -> list[Manifest]:
+    """Nothing where the spec declares no listener."""
+    if not arch.gateway.listeners:
+        return []
+    gateway_ns = namespace(layout)
+    labels = layout.labels()
+    listeners = {listener.name: listener for listener in arch.gateway.listeners}
+    out: list[Manifest] = [
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": gateway_ns, "labels": labels},
+        },
+        {
+            "apiVersion": GATEWAY_API,
+            "kind": "Gateway",
+            "metadata": {"name": GATEWAY_NAME, "namespace": gateway_ns, "labels": labels},
+            "spec": {
+                "gatewayClassName": arch.gateway.class_,
+                "listeners": [_listener(listener, layout) for listener in listeners.values()],
+            },
+        },
+    ]
+    out += [_route(r, listeners[r.listener], layout, gateway_ns) for r in arch.gateway.routes]
+    https = [listener for listener in listeners.values() if listener.protocol == "HTTPS"]
+    if https:
+        out.append(
+            {
+                "apiVersion": CERT_MANAGER,
+                "kind": "Issuer",
+                "metadata": {"name": ISSUER, "namespace": gateway_ns, "labels": labels},
+                "spec": {"ca": {"secretName": CA_SECRET}},
+            }
+        )
+    out += [
+        {
+            "apiVersion": CERT_MANAGER,
+            "kind": "Certificate",
+            "metadata": {"name": listener.name, "namespace": gateway_ns, "labels": labels},
+            "spec": {
+                "secretName": tls_secret(listener),
+                "dnsNames": [listener.hostname] if listener.hostname else [],
+                "issuerRef": {"name": ISSUER, "kind": "Issuer"},
+            },
+        }
+        for listener in https
+    ]
+    return out
