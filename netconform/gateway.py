@@ -9,6 +9,7 @@ route sits beside the Service it sends to, so no ReferenceGrant is needed.
 
 from __future__ import annotations
 
+from netconform.checks.gateway_translation import DeclaredRoute
 from netconform.kube import Manifest
 from netconform.spec import Architecture, Listener, Route
 from netconform.workloads import RunNamespaces
@@ -132,3 +133,21 @@ def render(arch: Architecture, layout: RunNamespaces) -> list[Manifest]:
         for listener in https
     ]
     return out
+
+
+def declared_routes(arch: Architecture, layout: RunNamespaces) -> list[DeclaredRoute]:
+    """The routes as the translation checker reads them, each to its Service's cluster."""
+    listeners = {listener.name: listener for listener in arch.gateway.listeners}
+    return [
+        DeclaredRoute(
+            route.name,
+            listeners[route.listener].protocol,
+            f"{layout.namespace(route.backend.environment)}:{route.backend.group}:"
+            f"{route.backend.port}",
+            listeners[route.listener].port,
+            listeners[route.listener].hostname,
+            route.path or "/",
+            dict(route.headers),
+        )
+        for route in arch.gateway.routes
+    ]

@@ -32,6 +32,8 @@ from tests.certs import make_ca, sign
 ROOT = Path(__file__).resolve().parents[2]
 KEPT_LOGS = ROOT / "reports" / "controlplane"
 SERVICE_CIDR = "198.19.128.0/20"
+# What the Cilium operator logs once it holds the leader lease.
+LEADING = "Leading the operator HA deployment"
 OPERATOR_CONFIG = {
     "enable-gateway-api": "true",
     "enable-envoy-config": "true",
@@ -41,6 +43,10 @@ OPERATOR_CONFIG = {
     "enable-lb-ipam": "true",
     "default-lb-service-ipam": "lbipam",
     "identity-allocation-mode": "crd",
+    # As the chart's default: otherwise the Gateway's Service asks for a family this
+    # single-stack API server refuses.
+    "enable-ipv4": "true",
+    "enable-ipv6": "false",
     "ipam": "kubernetes",
     "cluster-name": "netconform",
 }
@@ -57,10 +63,22 @@ def free_port() -> int:
 
 
 @dataclass(frozen=True)
+class Operator:
+    """One Cilium operator replica and its log."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def leading(self) -> bool:
+        return LEADING in self.log.read_text(errors="replace")
+
+
+@dataclass(frozen=True)
 class ControlPlane:
     workdir: Path
     kubeconfig: Path
     url: str
+    operators: tuple[Operator, ...] = ()
 
     def kube(self) -> Kube:
         return Kube.from_kubeconfig(self.kubeconfig)
@@ -73,8 +91,10 @@ class _Starter:
         self.logs.mkdir()
         self.processes = Processes()
 
-    def spawn(self, name: str, binary: Path, args: list[str]) -> subprocess.Popen[bytes]:
-        log = (self.logs / f"{name}.log").open("wb")
+    def spawn(
+        self, name: str, binary: Path, args: list[str], log_name: str | None = None
+    ) -> subprocess.Popen[bytes]:
+        log = (self.logs / f"{log_name or name}.log").open("wb")
         # argv[0] is the plain name: the Cilium operator derives defaults from it.
         return self.processes.spawn([name, *args], executable=str(binary), stdout=log, stderr=log)
 
@@ -179,7 +199,9 @@ def control_plane(
     controller_manager: bool = True,
     operator: bool = True,
     timeout: float = 90,
+    operator_replicas: int = 1,
 ) -> Iterator[ControlPlane]:
+    """`operator_replicas` > 1: more operators behind leader election, as in a Deployment."""
     workdir = Path(tempfile.mkdtemp(prefix="netconform-cp-"))
     starter = _Starter(workdir)
     failed = True
@@ -283,12 +305,14 @@ def control_plane(
                 timeout=timeout,
             )
 
-            if operator:
+            operators = tuple(
                 _start_operator(
-                    starter, binaries["cilium-operator-generic"], kubeconfig, kube, timeout
+                    starter, binaries["cilium-operator-generic"], kubeconfig, kube, timeout, index
                 )
+                for index in range(operator_replicas if operator else 0)
+            )
             failed = False
-            yield ControlPlane(workdir, kubeconfig, url)
+            yield ControlPlane(workdir, kubeconfig, url, operators)
         except BaseException:
             failed = True
             raise
@@ -297,20 +321,23 @@ def control_plane(
 
 
 def _start_operator(
-    starter: _Starter, binary: Path, kubeconfig: Path, kube: Kube, timeout: float
-) -> None:
+    starter: _Starter, binary: Path, kubeconfig: Path, kube: Kube, timeout: float, index: int = 0
+) -> Operator:
+    """The first replica is waited for until it leads; the others until they are healthy."""
     config_dir = starter.workdir / "cilium-config"
-    config_dir.mkdir()
+    config_dir.mkdir(exist_ok=True)
     for key, value in OPERATOR_CONFIG.items():
         (config_dir / key).write_text(value)
     kube.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "cilium-secrets"}}])
     api_port = free_port()
+    name = "cilium-operator-generic"
+    log_name = f"{name}-{index}" if index else name
 
     def healthy() -> bool:
         return httpx.get(f"http://127.0.0.1:{api_port}/healthz", timeout=2).status_code == 200
 
     process = starter.spawn(
-        "cilium-operator-generic",
+        name,
         binary,
         [
             f"--config-dir={config_dir}",
@@ -322,13 +349,12 @@ def _start_operator(
             "--gops-port=0",
             "--enable-gops=false",
         ],
+        log_name,
     )
-    starter.wait(
-        "cilium-operator-generic",
-        process,
-        healthy,
-        timeout,
-    )
+    starter.wait(log_name, process, healthy, timeout)
+    replica = Operator(process, starter.logs / f"{log_name}.log")
+    if index:
+        return replica
     for crd in (
         "ciliumloadbalancerippools.cilium.io",
         "ciliumbgpclusterconfigs.cilium.io",
@@ -357,7 +383,8 @@ def _start_operator(
         )
         return bool((lease or {}).get("spec", {}).get("holderIdentity")) and healthy()
 
-    starter.wait("cilium-operator-generic", process, leading, timeout, stable_for=3)
+    starter.wait(log_name, process, leading, timeout, stable_for=3)
+    return replica
 
 
 def _teardown(starter: _Starter, workdir: Path, keep_logs: bool) -> None:
