@@ -51,7 +51,15 @@ PROTOS = ("tcp", "udp", "http", "https")
 OPTIONS: dict[str, dict[str, type]] = {
     "tcp": {"read": bool},
     "udp": {"payload": str},
-    "http": {"host": str, "sni": str, "ca": str, "ca_pem": str, "insecure": bool, "headers": dict},
+    "http": {
+        "host": str,
+        "sni": str,
+        "ca": str,
+        "ca_pem": str,
+        "insecure": bool,
+        "headers": dict,
+        "method": str,
+    },
     "dns": {"server": str, "type": str, "tcp": bool},
 }
 QTYPES = {"A": 1, "AAAA": 28}
@@ -405,26 +413,32 @@ def probe_http(probe: Probe, deadline: float) -> dict[str, Any]:
     host = url.hostname or ""
     port = url.port or (443 if tls else 80)
     sock = open_socket(host, port, socket.SOCK_STREAM, deadline)
+    served = None
     try:
         if tls:
             sock.settimeout(_time_left(deadline))
             sni = probe.opts.get("sni") or host
             sock = tls_context(probe.opts).wrap_socket(sock, server_hostname=sni)
+            der = sock.getpeercert(binary_form=True)
+            served = ssl.DER_cert_to_PEM_cert(der) if der else None
         conn = http.client.HTTPConnection(host, port)
         conn.sock = sock
         headers = {"User-Agent": "netconform-agent", **probe.opts.get("headers", {})}
         if "host" in probe.opts:
             headers["Host"] = probe.opts["host"]
         sock.settimeout(_time_left(deadline))
-        conn.request(
-            "GET", (url.path or "/") + (f"?{url.query}" if url.query else ""), None, headers
-        )
+        path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+        conn.request(probe.opts.get("method", "GET"), path, None, headers)
         resp = conn.getresponse()
         body = resp.read(MAX_BODY)
     finally:
         sock.close()
-    detail = f"{resp.status} {resp.reason}"
-    return attach_body({"verdict": f"http-{resp.status}", "detail": detail}, body)
+    result = {"verdict": f"http-{resp.status}", "detail": f"{resp.status} {resp.reason}"}
+    if resp.getheader("Location"):
+        result["location"] = resp.getheader("Location")
+    if served:
+        result["certificate"] = served
+    return attach_body(result, body)
 
 
 def probe_dns(probe: Probe, deadline: float) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 
 from netconform.kube import Manifest
 from netconform.matrix import Endpoint, workload_endpoints
-from netconform.spec import WILDCARD, Architecture, Flow, PortSpec
+from netconform.spec import WILDCARD, Architecture, Flow, HttpRule, PortSpec
 from netconform.workloads import ENV_LABEL, RUN_LABEL, RunNamespaces
 
 CILIUM = "cilium.io/v2"
@@ -24,8 +24,17 @@ NAMESPACE_LABEL = f"k8s:io.cilium.k8s.namespace.labels.{ENV_LABEL}"
 POD_NAMESPACE = "k8s:io.kubernetes.pod.namespace"
 
 
-def _to_ports(ports: list[PortSpec]) -> list[Manifest]:
-    return [{"ports": [{"port": str(p.port), "protocol": p.protocol} for p in ports]}]
+def _to_ports(ports: list[PortSpec], http: list[HttpRule] | None = None) -> list[Manifest]:
+    """The ports; with `http`, Cilium's L7 rules on them (its proxy answers 403 otherwise)."""
+    rule: Manifest = {"ports": [{"port": str(p.port), "protocol": p.protocol} for p in ports]}
+    if http:
+        rule["rules"] = {
+            "http": [
+                {**({} if r.method == "*" else {"method": r.method}), "path": f"{r.path}.*"}
+                for r in http
+            ]
+        }
+    return [rule]
 
 
 def _group_selector(arch: Architecture, group: str, environment: str) -> Manifest:
@@ -41,7 +50,7 @@ def _peer_environments(arch: Architecture, flow: Flow, group: str, home: str) ->
     return [e for e in deployed if flow.across_environments or e == home]
 
 
-def _ingress(arch: Architecture, me: Endpoint, authentication: str) -> Iterator[Manifest]:
+def _ingress(arch: Architecture, me: Endpoint, authentication: str, l7: bool) -> Iterator[Manifest]:
     assert me.environment is not None
     for flow in arch.policy.flows:
         if me.group not in _groups(arch, flow.to):
@@ -53,7 +62,8 @@ def _ingress(arch: Architecture, me: Endpoint, authentication: str) -> Iterator[
             if flow.environments is None or env in flow.environments
         ]
         if peers:
-            rule: Manifest = {"fromEndpoints": peers, "toPorts": _to_ports(flow.ports)}
+            to_ports = _to_ports(flow.ports, flow.http if l7 else None)
+            rule: Manifest = {"fromEndpoints": peers, "toPorts": to_ports}
             if flow.name in arch.mutual_auth.required_for:
                 rule["authentication"] = {"mode": authentication}
             yield rule
@@ -123,17 +133,20 @@ def render(
     externals: Mapping[str, str] | None = None,
     clusterwide: bool = True,
     authentication: str = "required",
+    l7: bool = False,
 ) -> list[Manifest]:
     """The reference policies. `externals` maps an external's name to the address really probed
     (an outside container on kind), defaulting to the spec's CIDR. Without `clusterwide` the
     default deny is one namespaced policy per environment: no cluster-scoped change. The
     ingress of a flow in `mutual_auth.required_for` requires mutual authentication in the
-    `authentication` mode (Cilium's test-always-fail shows that an unauthenticated peer drops)."""
+    `authentication` mode (Cilium's test-always-fail shows that an unauthenticated peer drops).
+    With `l7`, the flows' HTTP rules go on their destinations' ingress (Cilium's proxy enforces
+    them); without, the policies need no proxy, as every suite but the L7 one wants."""
     labels = layout.labels()
     rendered = _default_deny(arch, layout, clusterwide) if arch.policy.default == "deny" else []
     for me in workload_endpoints(arch):
         assert me.environment is not None
-        ingress = list(_ingress(arch, me, authentication))
+        ingress = list(_ingress(arch, me, authentication, l7))
         egress = list(_egress(arch, me, externals or {}))
         spec: Manifest = {"endpointSelector": {"matchLabels": dict(arch.groups[me.group].labels)}}
         if ingress:

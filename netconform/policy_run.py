@@ -91,16 +91,17 @@ class PolicyRun:
         return self.reference_policies()
 
     def reference_policies(
-        self, arch: Architecture | None = None, authentication: str = "required"
+        self, arch: Architecture | None = None, authentication: str = "required", l7: bool = False
     ) -> list[Manifest]:
         """The reference policies for this run's namespaces and outside containers, rendered
-        from `arch` (a variant of the spec) where given."""
+        from `arch` (a variant of the spec) where given; with `l7`, the flows' HTTP rules."""
         return policies.render(
             arch or self.arch,
             self.layout,
             self.externals,
             clusterwide=self.target.allow_cluster_changes,
             authentication=authentication,
+            l7=l7,
         )
 
     def apply_policies(self, manifests: list[Manifest] | None = None) -> None:

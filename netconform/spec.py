@@ -160,6 +160,14 @@ class External(_Strict):
     ports: list[Port] = Field(min_length=1)
 
 
+class HttpRule(_Strict):
+    """A request an L7 policy lets through on a flow: a method ("*": any) on a path prefix.
+    Any other request on the flow gets 403 from Cilium's proxy."""
+
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "*"] = "GET"
+    path: Annotated[str, Field(pattern=r"^/[A-Za-z0-9._~/-]*$")] = "/"
+
+
 class Flow(_Strict):
     name: Name
     from_: str = Field(alias="from")
@@ -167,6 +175,7 @@ class Flow(_Strict):
     ports: list[Port] = Field(min_length=1)
     across_environments: bool = False
     environments: list[Name] | None = None
+    http: list[HttpRule] = []
 
 
 class Policy(_Strict):
@@ -343,6 +352,13 @@ def _cross_references(arch: Architecture) -> Iterator[tuple[str, str]]:
                     f"{where}.ports[{j}]",
                     f"{port} is not a port {flow.to!r} declares ({offered})",
                 )
+    for i, flow in enumerate(arch.policy.flows):
+        outside = flow.to in arch.services or flow.to in arch.externals
+        if flow.http and (outside or any(p.protocol != "TCP" for p in flow.ports)):
+            yield (
+                f"policy.flows[{i}].http",
+                "HTTP rules need a flow to an app group on TCP ports only",
+            )
     for i, flow_name in enumerate(arch.mutual_auth.required_for):
         if flow_name not in {flow.name for flow in arch.policy.flows}:
             yield f"mutual_auth.required_for[{i}]", f"unknown flow {flow_name!r}"

@@ -44,12 +44,30 @@ def replicas(arch: Architecture) -> int:
     return max(MIN_REPLICAS, arch.cluster.workers)
 
 
-def _agent_args(ports: list[PortSpec]) -> list[str]:
+def http_ports(arch: Architecture) -> frozenset[int]:
+    """Ports the workloads answer HTTP on, not a raw echo: those of flows with HTTP rules (an
+    L7 proxy forwards requests) and those a Gateway's HTTP or HTTPS route sends to."""
+    listeners = {listener.name: listener for listener in arch.gateway.listeners}
+    return frozenset(
+        {p.port for flow in arch.policy.flows if flow.http for p in flow.ports}
+        | {
+            route.backend.port
+            for route in arch.gateway.routes
+            if listeners[route.listener].protocol in ("HTTP", "HTTPS")
+        }
+    )
+
+
+def _agent_args(ports: list[PortSpec], http: frozenset[int]) -> list[str]:
     args = ["serve"]
-    for protocol in ("TCP", "UDP"):
-        chosen = [str(p.port) for p in ports if p.protocol == protocol]
-        if chosen:
-            args += [f"--{protocol.lower()}", ",".join(chosen)]
+    chosen = {
+        "tcp": [p.port for p in ports if p.protocol == "TCP" and p.port not in http],
+        "http": [p.port for p in ports if p.protocol == "TCP" and p.port in http],
+        "udp": [p.port for p in ports if p.protocol == "UDP"],
+    }
+    for kind, numbers in chosen.items():
+        if numbers:
+            args += [f"--{kind}", ",".join(map(str, numbers))]
     return args
 
 
@@ -82,9 +100,11 @@ def agent_config_map(namespace: str, labels: dict[str, str]) -> Manifest:
     }
 
 
-def agent_pod_spec(image: str, ports: list[PortSpec], spread: dict[str, str]) -> Manifest:
-    """A pod serving `ports` with the agent as an unprivileged user, spread over the nodes
-    by the `spread` labels."""
+def agent_pod_spec(
+    image: str, ports: list[PortSpec], spread: dict[str, str], http: frozenset[int] = frozenset()
+) -> Manifest:
+    """A pod serving `ports` with the agent as an unprivileged user (HTTP on the `http` ones,
+    a raw echo on the other TCP ports), spread over the nodes by the `spread` labels."""
     env = [
         {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
@@ -94,7 +114,7 @@ def agent_pod_spec(image: str, ports: list[PortSpec], spread: dict[str, str]) ->
         "name": "agent",
         "image": image,
         "command": list(AGENT_ARGV),
-        "args": _agent_args(ports),
+        "args": _agent_args(ports, http),
         "env": env,
         "ports": [{"containerPort": p.port, "protocol": p.protocol} for p in ports],
         "volumeMounts": [{"name": "agent", "mountPath": AGENT_DIR, "readOnly": True}],
@@ -145,7 +165,7 @@ def _group(
             "selector": {"matchLabels": selector},
             "template": {
                 "metadata": {"labels": pod_labels},
-                "spec": agent_pod_spec(image, ports, selector),
+                "spec": agent_pod_spec(image, ports, selector, http_ports(arch)),
             },
         },
     }

@@ -39,8 +39,10 @@ def sign(
     subject: str,
     san: Sequence[str] = (),
     usage: str = "serverAuth",
+    days: int = 2,
 ) -> Certs:
-    """<name>.pem/<name>.key signed by the directory's CA; san like ["DNS:x", "IP:198.18.0.1"]."""
+    """<name>.pem/<name>.key signed by the directory's CA; san like ["DNS:x", "IP:198.18.0.1"].
+    `days` < 0: already expired (valid until that many days before now)."""
     _openssl(
         directory, "req", *EC_KEY, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subject
     )
@@ -54,7 +56,7 @@ def sign(
     (directory / f"{name}.ext").write_text("\n".join(extensions) + "\n")
     ca = ("-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-extfile", f"{name}.ext")
     _openssl(
-        directory, "x509", "-req", "-in", f"{name}.csr", *ca, "-days", "2", "-out", f"{name}.pem"
+        directory, "x509", "-req", "-in", f"{name}.csr", *ca, "-days", str(days), "-out", f"{name}.pem"
     )
     return Certs(directory / "ca.pem", directory / f"{name}.pem", directory / f"{name}.key")
 

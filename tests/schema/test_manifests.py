@@ -19,10 +19,12 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
+from netconform import policies
 from netconform.cluster import CLUSTER_DIR, helm_values, overlays
 from netconform.kube import Manifest, describe
 from netconform.manifests import render_all
 from netconform.spec import load
+from netconform.workloads import RunNamespaces
 from tests.schema.validation import HELM_VALUES, MANIFESTS, ROOT, Schemas, structural
 
 pytestmark = pytest.mark.schema
@@ -42,6 +44,22 @@ def test_every_rendered_manifest_matches_its_upstream_schema(
     problems = [f"{describe(m)}: {problem}" for m in manifests for problem in schemas.problems(m)]
     assert not problems, f"{spec.name}:\n" + "\n".join(problems)
     record_property(MANIFESTS, len(manifests))
+
+
+def test_the_l7_policies_match_the_policy_schema(schemas: Schemas) -> None:
+    """The HTTP rules the L7 suite applies (never part of the reference set)."""
+    arch = load(ROOT / "architecture.yaml")
+    rendered = policies.render(arch, RunNamespaces("schema"), l7=True)
+    with_rules = [
+        m
+        for m in rendered
+        for rule in m["spec"].get("ingress") or []
+        for port in rule.get("toPorts") or []
+        if "rules" in port
+    ]
+    assert with_rules, "the default architecture declares HTTP rules on a flow"
+    problems = [f"{describe(m)}: {problem}" for m in rendered for problem in schemas.problems(m)]
+    assert not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize("local", [False, True], ids=["registry", "local-images"])

@@ -593,6 +593,21 @@ def test_https_insecure_skips_verification(https_port: int, pki: dict[str, Path]
     assert result["response"]["sni"] == "whatever.test"
 
 
+def test_https_hands_back_the_served_certificate(https_port: int, pki: dict[str, Path]) -> None:
+    result = probe_one({"http": f"https://127.0.0.1:{https_port}/", "insecure": True})
+    served = result["certificate"]
+    assert served.startswith("-----BEGIN CERTIFICATE-----")
+    assert ssl.PEM_cert_to_DER_cert(served) == ssl.PEM_cert_to_DER_cert(pki["cert"].read_text())
+
+
+def test_http_method_and_redirect_location(serve: Callable[..., Ports]) -> None:
+    [port] = serve("--bind", "127.0.0.1", "--http", "0")["http"]
+    result = probe_one({"http": f"http://127.0.0.1:{port}/status/301", "method": "POST"})
+    assert result["verdict"] == "http-301"
+    assert result["response"]["method"] == "POST"
+    assert "location" not in result  # the agent sets none; a proxy's redirect would
+
+
 def test_dns_a_answers(dns_server: DnsServer) -> None:
     result = probe_one({"id": "d", "dns": "www.home.arpa", "server": dns_server.udp})
     assert result["kind"] == "dns"

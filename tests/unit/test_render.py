@@ -29,7 +29,8 @@ def test_every_workload_serves_every_probed_port_in_its_run_namespace() -> None:
     }
     pod = deployments[0]["spec"]["template"]
     assert pod["metadata"]["labels"]["netconform.io/run"] == "ab12"
-    assert pod["spec"]["containers"][0]["args"] == ["serve", "--tcp", "5432,8080,9090"]
+    # 8080 answers HTTP: an L7 rule's proxy and the Gateway's HTTP routes send requests there.
+    assert pod["spec"]["containers"][0]["args"] == ["serve", "--tcp", "5432,9090", "--http", "8080"]
     assert all(
         n["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "netconform" for n in rendered
     )
@@ -41,6 +42,7 @@ def test_a_spec_with_only_udp_flows_renders_without_a_tcp_readiness_probe() -> N
         {"name": "syslog", "from": "frontend", "to": "backend", "ports": ["514/UDP"]}
     ]
     data["mutual_auth"]["required_for"] = []
+    data["gateway"] = {}
     container = by_kind(
         workloads.render(parse(yaml.safe_dump(data)), LAYOUT, "python:3"), "Deployment"
     )[0]

@@ -143,6 +143,11 @@ BAD = {
         "gateway.routes[0].listener",
         "unknown listener 'htp'",
     ),
+    "http rules on a udp flow": (
+        _edited(lambda d: _flows(d)[2].update(http=[{"path": "/"}])),
+        "policy.flows[2].http",
+        "HTTP rules need a flow to an app group on TCP ports only",
+    ),
     "https listener without a hostname": (
         _edited(lambda d: d["gateway"]["listeners"][1].pop("hostname")),
         "gateway.listeners[1].hostname",

@@ -1,0 +1,58 @@
+"""The certificate checker on certificates from a real CA made with openssl: chain, names,
+validity, renewal; and the gateway replies checker telling a 403 from a drop."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+from netconform.checks.certificates import check_certificate, check_renewed
+from netconform.checks.gateway_routes import (
+    DENIED_BY_PROXY,
+    GatewayRequest,
+    Reply,
+    check_replies,
+    routed_to,
+)
+from tests.certs import make_ca, sign
+
+HOST = "secure.home.arpa"
+NOW = datetime.datetime.now(datetime.UTC)
+
+
+def test_a_certificate_is_judged_on_issuer_name_and_validity(tmp_path: Path) -> None:
+    ca = make_ca(tmp_path).read_bytes()
+    good = sign(tmp_path, "good", f"/CN={HOST}", [f"DNS:{HOST}"]).cert.read_bytes()
+    assert check_certificate(good, ca, HOST, NOW).ok
+    wildcard = sign(tmp_path, "wild", "/CN=w", ["DNS:*.home.arpa"]).cert.read_bytes()
+    assert check_certificate(wildcard, ca, HOST, NOW).ok
+    assert not check_certificate(wildcard, ca, "a.b.home.arpa", NOW).ok
+    later = check_certificate(good, ca, HOST, NOW + datetime.timedelta(days=3))
+    assert not later.ok and "expired at" in later.summary
+    other = tmp_path / "other"
+    other.mkdir()
+    make_ca(other)
+    foreign = sign(other, "x", f"/CN={HOST}", [f"DNS:{HOST}"]).cert.read_bytes()
+    verdict = check_certificate(foreign, ca, HOST, NOW)
+    assert not verdict.ok and "not issued by the run's CA" in verdict.summary
+
+
+def test_a_renewal_is_a_new_serial_that_expires_later(tmp_path: Path) -> None:
+    make_ca(tmp_path)
+    first = sign(tmp_path, "a", f"/CN={HOST}", [f"DNS:{HOST}"], days=1).cert.read_bytes()
+    second = sign(tmp_path, "b", f"/CN={HOST}", [f"DNS:{HOST}"], days=2).cert.read_bytes()
+    assert check_renewed(first, second).ok
+    assert "the same serial" in check_renewed(first, first).summary
+    assert "does not expire later" in check_renewed(second, first).summary
+
+
+def test_a_drop_is_never_a_403() -> None:
+    request = GatewayRequest("l7 other path", "http", "backend", 8080, "/admin")
+    verdict = check_replies({request: DENIED_BY_PROXY}, {request: Reply(None, error="timed out")})
+    assert not verdict.ok
+    assert "expected 403, got no answer (timed out)" in verdict.evidence
+    body = {"pod": "backend-5d8f-xk2p", "namespace": "netconform-ab-prod"}
+    assert Reply(200, body).backend() == "netconform-ab-prod/backend"
+    assert check_replies({request: routed_to("netconform-ab-prod/backend")},
+                         {request: Reply(200, body)}).ok  # fmt: skip
+    assert not check_replies({}, {}).ok
