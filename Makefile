@@ -79,7 +79,7 @@ test: preflight
 # Stops on an analyzer diff before any cluster is touched.
 test-policies: analyze preflight
 	@mkdir -p reports
-	$(SUITES) -m policies --junitxml=reports/policies.xml
+	$(SUITES) -m "policies or l7" --junitxml=reports/policies.xml
 
 analyze: venv
 	$(PY) -m netconform.cli analyze

@@ -13,5 +13,6 @@ pytest_plugins = [
     "fixtures.dns",
     "fixtures.encryption",
     "fixtures.mutual_auth",
+    "fixtures.gateway",
     "pytester",
 ]

@@ -20,6 +20,7 @@ from pathlib import Path
 from lab.topology import Host, Lab
 from netconform.checks.gateway_routes import GatewayRequest, Reply
 from netconform.checks.gateway_translation import DeclaredRoute
+from netconform.l7 import agent_probe, reply_of
 from netconform.spec import HttpRule
 from netconform.workloads import AGENT_FILE
 
@@ -131,19 +132,7 @@ class GatewayLab:
     ) -> dict[GatewayRequest, Reply]:
         """Each request from the client to the gateway host, with its Host header and SNI; the
         served certificate is taken whatever it is, for the certificate checker to judge."""
-        probes = [
-            {
-                "id": str(request),
-                "http": f"{request.scheme}://{GATEWAY}:{request.port}{request.path}",
-                "host": request.host,
-                "sni": request.host,
-                "method": request.method,
-                "headers": dict(request.headers),
-                **({"insecure": True} if request.scheme == "https" else {}),
-                "timeout": timeout,
-            }
-            for request in requests
-        ]
+        probes = [agent_probe(request, GATEWAY, timeout) for request in requests]
         done = self.client.exec.run([*AGENT, "probe"], json.dumps({"probes": probes}), timeout=30)
         results = {r["id"]: r for r in json.loads(done.stdout)["results"]}
         return {request: reply_of(results[str(request)]) for request in requests}
@@ -156,19 +145,6 @@ class GatewayLab:
         }
         done = self.client.exec.run([*AGENT, "probe"], json.dumps(probe), timeout=30)
         return str(json.loads(done.stdout)["results"][0].get("certificate", "")).encode()
-
-
-def reply_of(result: Mapping[str, object]) -> Reply:
-    """The agent's http probe result as a Reply: "http-NNN" verdicts carry a status."""
-    verdict = str(result.get("verdict", ""))
-    if not verdict.startswith("http-"):
-        return Reply(None, error=f"{verdict}: {result.get('detail', '')}")
-    body = result.get("response")
-    return Reply(
-        int(verdict.removeprefix("http-")),
-        body if isinstance(body, dict) else {},
-        str(result.get("location", "")),
-    )
 
 
 @contextmanager

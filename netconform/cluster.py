@@ -271,7 +271,32 @@ def up_plan(
             {str(values_file): plain_yaml(helm_values(arch, local))},
         ),
         *cilium_ready(kubectl, timeouts),
+        *([] if local else cert_manager(arch, versions, helm, timeouts)),
     ]
+
+
+def cert_manager(
+    arch: Architecture,
+    versions: Mapping[str, Mapping[str, str]],
+    helm: Sequence[str],
+    timeouts: Timeouts,
+) -> list[Step]:
+    """cert-manager with its CRDs, where an HTTPS listener needs a certificate (not on the
+    local-images path: its controller cannot be built there)."""
+    if not any(listener.protocol == "HTTPS" for listener in arch.gateway.listeners):
+        return []
+    pinned = version(versions, "cert_manager")
+    repo = versions["cert_manager"]["chart_repository"]
+    return [
+        Step(
+            f"install cert-manager {pinned} with Helm",
+            (
+                *helm, "upgrade", "--install", "cert-manager", "cert-manager", "--repo", repo,
+                "--version", pinned, "--namespace", "cert-manager", "--create-namespace",
+                "--set", "crds.enabled=true", "--wait", f"--timeout={timeouts.cilium_rollout:g}s",
+            ),
+        )
+    ]  # fmt: skip
 
 
 def cilium_ready(kubectl: Sequence[str], timeouts: Timeouts = DEFAULT_TIMEOUTS) -> list[Step]:

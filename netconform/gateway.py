@@ -9,6 +9,7 @@ route sits beside the Service it sends to, so no ReferenceGrant is needed.
 
 from __future__ import annotations
 
+from netconform.checks.gateway_routes import NOT_FOUND, Expected, GatewayRequest, routed_to
 from netconform.checks.gateway_translation import DeclaredRoute
 from netconform.kube import Manifest
 from netconform.spec import Architecture, Listener, Route
@@ -21,6 +22,8 @@ GATEWAY_NAME = "netconform"
 ISSUER = "netconform-ca"
 # The Secret holding the run's CA (tls.crt, tls.key) the Issuer signs with; made by the run.
 CA_SECRET = "netconform-ca"
+# A name no listener serves: the Gateway must answer it 404.
+UNKNOWN_HOST = "nowhere.home.arpa"
 ROUTE_KINDS = {"HTTP": "HTTPRoute", "HTTPS": "HTTPRoute", "TCP": "TCPRoute", "TLS": "TLSRoute"}
 
 
@@ -151,3 +154,19 @@ def declared_routes(arch: Architecture, layout: RunNamespaces) -> list[DeclaredR
         )
         for route in arch.gateway.routes
     ]
+
+
+def route_requests(arch: Architecture, layout: RunNamespaces) -> dict[GatewayRequest, Expected]:
+    """Every declared HTTP(S) route answered by its backend; a host no listener names gets
+    404 on each HTTP(S) port."""
+    expected: dict[GatewayRequest, Expected] = {}
+    for route in (r for r in declared_routes(arch, layout) if r.http):
+        scheme = "https" if route.protocol == "HTTPS" else "http"
+        host = route.hostname or "any.home.arpa"
+        headers = tuple(sorted(route.headers.items()))
+        request = GatewayRequest(route.name, scheme, host, route.port, route.path, "GET", headers)
+        namespace, group, _ = route.cluster.split(":")
+        expected[request] = routed_to(f"{namespace}/{group}")
+        unknown = GatewayRequest("unknown host", scheme, UNKNOWN_HOST, route.port)
+        expected[unknown] = NOT_FOUND
+    return expected

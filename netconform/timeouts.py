@@ -37,6 +37,9 @@ class Timeouts:
     # SPIRE's server up and every node's agent attested after Cilium's install (the server
     # makes an RSA 4096 CA first; agents retry every few seconds).
     spire: float = 180.0
+    # A Gateway Programmed (its LoadBalancer Service addressed), its certificates issued by
+    # cert-manager, and its routes answering from Envoy.
+    gateway: float = 180.0
     # CoreDNS restarted with a new Corefile until it answers with it (pods replaced, images
     # already on the nodes).
     dns: float = 120.0

@@ -56,7 +56,16 @@ def sign(
     (directory / f"{name}.ext").write_text("\n".join(extensions) + "\n")
     ca = ("-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-extfile", f"{name}.ext")
     _openssl(
-        directory, "x509", "-req", "-in", f"{name}.csr", *ca, "-days", str(days), "-out", f"{name}.pem"
+        directory,
+        "x509",
+        "-req",
+        "-in",
+        f"{name}.csr",
+        *ca,
+        "-days",
+        str(days),
+        "-out",
+        f"{name}.pem",
     )
     return Certs(directory / "ca.pem", directory / f"{name}.pem", directory / f"{name}.key")
 

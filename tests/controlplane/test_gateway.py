@@ -190,28 +190,30 @@ def test_the_generated_configuration_routes_as_declared(
     assert verdict.ok, str(verdict)
 
 
+def another_route(
+    kube: Kube, rendered: list[Manifest], name: str, rule: Manifest, condition: str, status: str
+) -> Manifest:
+    """A variant of the first HTTPRoute under `name` with one rule, applied; returns it once
+    its `condition` says `status`."""
+    web = next(m for m in rendered if m["kind"] == "HTTPRoute")
+    route = {**web, "metadata": {**web["metadata"], "name": name}}
+    kube.apply([{**route, "spec": {**web["spec"], "rules": [rule]}}])
+    got = kube.wait_for(
+        f"route {name} to say {condition}={status}",
+        lambda: kube.get(gateway.GATEWAY_API, "HTTPRoute", name, web["metadata"]["namespace"]),
+        lambda r: route_conditions(r).get(condition) == status,
+        SETTLE,
+    )
+    assert got is not None
+    return got
+
+
 def test_a_route_to_a_missing_service_is_not_resolved(
     kube: Kube, deployed: tuple[RunNamespaces, list[Manifest]]
 ) -> None:
     _, rendered = deployed
-    web = next(m for m in rendered if m["kind"] == "HTTPRoute")
-    broken = {
-        **web,
-        "metadata": {**web["metadata"], "name": "to-nowhere"},
-        "spec": {
-            **web["spec"],
-            "rules": [{"backendRefs": [{"name": "no-such-service", "port": 8080}]}],
-        },
-    }
-    kube.apply([broken])
-    got = kube.wait_for(
-        "the route to a missing Service to say ResolvedRefs=False",
-        lambda: kube.get(
-            gateway.GATEWAY_API, "HTTPRoute", "to-nowhere", web["metadata"]["namespace"]
-        ),
-        lambda r: route_conditions(r).get("ResolvedRefs") == "False",
-        SETTLE,
-    )
+    nowhere = {"backendRefs": [{"name": "no-such-service", "port": 8080}]}
+    got = another_route(kube, rendered, "to-nowhere", nowhere, "ResolvedRefs", "False")
     reasons = [
         c.get("reason")
         for p in got["status"]["parents"]

@@ -17,8 +17,8 @@ from tests.controlplane.conftest import BINARIES, CRDS
 from tests.controlplane.test_gateway import (
     SETTLE,
     SPEC,
+    another_route,
     gateway_class_installed,
-    route_conditions,
     spec_gateway,
     translated,
     wait_programmed,
@@ -53,26 +53,9 @@ def test_a_route_made_after_the_leader_dies_is_reconciled_by_the_other(
             time.sleep(0.5)
         took = time.monotonic() - killed
         web = next(m for m in rendered if m["kind"] == "HTTPRoute")
-        late = {
-            **web,
-            "metadata": {**web["metadata"], "name": "after-failover"},
-            "spec": {
-                **web["spec"],
-                "rules": [{**web["spec"]["rules"][0], "matches": [
-                    {"path": {"type": "PathPrefix", "value": "/after-failover"}}
-                ]}],
-            },
-        }  # fmt: skip
-        kube.apply([late])
-        got = kube.wait_for(
-            "the route made after the failover to be Accepted",
-            lambda: kube.get(
-                gateway.GATEWAY_API, "HTTPRoute", "after-failover", web["metadata"]["namespace"]
-            ),
-            lambda r: route_conditions(r).get("Accepted") == "True",
-            SETTLE,
-        )
-        assert got is not None
+        path = {"path": {"type": "PathPrefix", "value": "/after-failover"}}
+        rule = {**web["spec"]["rules"][0], "matches": [path]}
+        another_route(kube, rendered, "after-failover", rule, "Accepted", "True")
         declared = [
             replace(route, name="after-failover", path="/after-failover")
             for route in gateway.declared_routes(SPEC, layout)

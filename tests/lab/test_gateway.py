@@ -15,15 +15,9 @@ import pytest
 from lab.gateway_lab import L7_PORT, Certificate, GatewayLab, L7Flow, gateway_lab
 from netconform import gateway
 from netconform.checks.certificates import check_certificate
-from netconform.checks.gateway_routes import (
-    DENIED_BY_PROXY,
-    NOT_FOUND,
-    Expected,
-    GatewayRequest,
-    check_replies,
-    routed_to,
-)
+from netconform.checks.gateway_routes import Expected, GatewayRequest, check_replies
 from netconform.checks.gateway_translation import DeclaredRoute
+from netconform.l7 import UNNAMED_PATH, l7_requests
 from netconform.spec import HttpRule, load
 from netconform.verdict import Verdict
 from netconform.workloads import RunNamespaces
@@ -46,29 +40,12 @@ def backend_of(route: DeclaredRoute) -> str:
 
 
 def expected_requests() -> dict[GatewayRequest, Expected]:
-    """Every declared HTTP(S) route to its backend, an unknown host 404 on each port, and on
-    the L7 flow every rule allowed while another method or path gets the proxy's 403."""
-    expected: dict[GatewayRequest, Expected] = {}
-    for route in (r for r in ROUTES if r.http):
-        scheme = "https" if route.protocol == "HTTPS" else "http"
-        host = route.hostname or "any.home.arpa"
-        headers = tuple(sorted(route.headers.items()))
-        request = GatewayRequest(route.name, scheme, host, route.port, route.path, "GET", headers)
-        expected[request] = routed_to(backend_of(route))
-        expected[GatewayRequest("unknown host", scheme, "nowhere.home.arpa", route.port)] = (
-            NOT_FOUND
-        )
+    """The Gateway's routes and unknown hosts, and the L7 flow's rules at its stand-in."""
     namespace, group, _ = L7.backend.split(":")
-    for rule in L7.rules:
-        method = "GET" if rule.method == "*" else rule.method
-        expected[GatewayRequest("l7 allowed", "http", group, L7_PORT, rule.path, method)] = (
-            routed_to(f"{namespace}/{group}")
-        )
-        if rule.method != "*":
-            other = GatewayRequest("l7 other method", "http", group, L7_PORT, rule.path, "POST")
-            expected[other] = DENIED_BY_PROXY
-    expected[GatewayRequest("l7 other path", "http", group, L7_PORT, "/admin")] = DENIED_BY_PROXY
-    return expected
+    return {
+        **gateway.route_requests(ARCH, LAYOUT),
+        **l7_requests(L7.rules, group, L7_PORT, f"{namespace}/{group}"),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +98,7 @@ MUTATIONS = {
     "an expired certificate": "expired at",
     "a certificate without the listener's name": f"no DNS name for {HTTPS.hostname}",
     "an L7 rule that lets a denied request through": (
-        f"l7 other path: GET http://{OTHER_GROUP}:{L7_PORT}/admin expected 403, got 200"
+        f"l7 other path: GET http://{OTHER_GROUP}:{L7_PORT}{UNNAMED_PATH} expected 403, got 200"
     ),
 }
 

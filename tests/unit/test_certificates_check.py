@@ -17,23 +17,27 @@ from netconform.checks.gateway_routes import (
 from tests.certs import make_ca, sign
 
 HOST = "secure.home.arpa"
-NOW = datetime.datetime.now(datetime.UTC)
+
+
+def now() -> datetime.datetime:
+    """After the certificates are made: openssl starts their validity at the second it signs."""
+    return datetime.datetime.now(datetime.UTC)
 
 
 def test_a_certificate_is_judged_on_issuer_name_and_validity(tmp_path: Path) -> None:
     ca = make_ca(tmp_path).read_bytes()
     good = sign(tmp_path, "good", f"/CN={HOST}", [f"DNS:{HOST}"]).cert.read_bytes()
-    assert check_certificate(good, ca, HOST, NOW).ok
+    assert check_certificate(good, ca, HOST, now()).ok
     wildcard = sign(tmp_path, "wild", "/CN=w", ["DNS:*.home.arpa"]).cert.read_bytes()
-    assert check_certificate(wildcard, ca, HOST, NOW).ok
-    assert not check_certificate(wildcard, ca, "a.b.home.arpa", NOW).ok
-    later = check_certificate(good, ca, HOST, NOW + datetime.timedelta(days=3))
+    assert check_certificate(wildcard, ca, HOST, now()).ok
+    assert not check_certificate(wildcard, ca, "a.b.home.arpa", now()).ok
+    later = check_certificate(good, ca, HOST, now() + datetime.timedelta(days=3))
     assert not later.ok and "expired at" in later.summary
     other = tmp_path / "other"
     other.mkdir()
     make_ca(other)
     foreign = sign(other, "x", f"/CN={HOST}", [f"DNS:{HOST}"]).cert.read_bytes()
-    verdict = check_certificate(foreign, ca, HOST, NOW)
+    verdict = check_certificate(foreign, ca, HOST, now())
     assert not verdict.ok and "not issued by the run's CA" in verdict.summary
 
 

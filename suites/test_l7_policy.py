@@ -1,0 +1,88 @@
+"""L7 policy: on a flow with HTTP rules, Cilium's proxy lets each declared request through to
+the destination and answers any other 403 (a verdict distinct from a drop), while the L3 part
+of the policies still holds. Both fail-open cases seen with Cilium are caught: a proxy that
+is off (`l7Proxy=false` drops the whole rule, its L3 part included, while the policy still
+says valid) and a proxy that passes what the rule should stop. On the local-images path it
+skips before anything is applied: no Envoy can be built there, and an L7 policy without one
+leaves its endpoint regenerating and later policies unenforced."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from fixtures.policy import ReachabilitySuite
+from netconform.checks.gateway_routes import check_replies
+from netconform.convergence import Convergence, converge
+from netconform.l7 import agent_probe, l7_requests, reply_of
+from netconform.matrix import Cell, Endpoint, workload_endpoints
+from netconform.policy_run import PolicyRun
+from netconform.spec import WILDCARD, Architecture, Flow
+from netconform.timeouts import Timeouts
+from netconform.verdict import Verdict
+
+pytestmark = [pytest.mark.l7, pytest.mark.xdist_group("cluster-policy")]
+
+
+@pytest.fixture
+def l7_policies(
+    with_envoy: None, spec: Architecture, policy_run: PolicyRun
+) -> Iterator[list[Flow]]:
+    flows = [flow for flow in spec.policy.flows if flow.http]
+    if not flows:
+        pytest.skip("architecture.yaml declares no HTTP rules on a flow")
+    policy_run.remove_policies()
+    policy_run.apply_policies(policy_run.reference_policies(l7=True))
+    yield flows
+    policy_run.remove_policies()
+
+
+def _judge(
+    flow: Flow, source: Endpoint, destination: Endpoint, reachability: ReachabilitySuite
+) -> Verdict:
+    prober = reachability.engine.prober
+    port = next(p for p in flow.ports if p.protocol == "TCP")
+    address = prober.address(Cell(source, destination, port))
+    backend = (
+        f"{reachability.run.layout.namespace(str(destination.environment))}/{destination.group}"
+    )
+    expected = l7_requests(tuple(flow.http), destination.group, port.port, backend)
+    site = prober.sites[source]
+    payload = json.dumps({"probes": [agent_probe(r, address, 3.0) for r in expected]})
+    done = site.exec.run([*site.agent, "probe"], payload, timeout=30)
+    results = {r["id"]: r for r in json.loads(done.stdout)["results"]}
+    return check_replies(expected, {r: reply_of(results.get(str(r), {})) for r in expected})
+
+
+def test_declared_requests_pass_and_any_other_gets_403(
+    spec: Architecture,
+    l7_policies: list[Flow],
+    reachability: ReachabilitySuite,
+    timeouts: Timeouts,
+) -> None:
+    endpoints = workload_endpoints(spec)
+    for flow in l7_policies:
+        pairs = [
+            (source, destination)
+            for source in endpoints
+            for destination in endpoints
+            if flow.from_ in (WILDCARD, source.group)
+            and destination.group == flow.to
+            and source.environment == destination.environment
+        ]
+        assert pairs, f"flow {flow.name} has no pair of workloads to probe"
+        for source, destination in pairs:
+            history = converge(
+                lambda f=flow, s=source, d=destination: _judge(f, s, d, reachability),
+                lambda verdict: verdict.ok,
+                Convergence(timeouts.convergence, timeouts.consistent_rounds),
+            ).history
+            assert history[-1].ok, f"{flow.name} {source} -> {destination}\n{history[-1]}"
+
+
+def test_the_l3_part_still_holds_under_l7_rules(
+    l7_policies: list[Flow], reachability: ReachabilitySuite
+) -> None:
+    reachability.expect_matrix_from_spec().assert_converges()
