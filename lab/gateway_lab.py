@@ -55,6 +55,15 @@ def _upstream(cluster: str, addresses: Mapping[str, str]) -> str:
     return f"http://{addresses[cluster]}:{cluster.rsplit(':', 1)[1]}"
 
 
+def _sends(route: DeclaredRoute, addresses: Mapping[str, str]) -> str:
+    if route.redirect is None:
+        return f"proxy_pass {_upstream(route.cluster, addresses)}"
+    redirect = route.redirect
+    port = f":{redirect.port}" if redirect.port else ""
+    where = f"{redirect.scheme or '$scheme'}://{redirect.hostname or '$host'}{port}"
+    return f"return {redirect.status} {where}$request_uri"
+
+
 def _l7_locations(flow: L7Flow, upstream: str) -> list[str]:
     lines = []
     for rule in flow.rules:
@@ -76,9 +85,7 @@ def nginx_conf(
     servers: dict[tuple[int, str, bool], list[str]] = {}
     for route in (r for r in routes if r.http):
         key = (route.port, route.hostname or "_", route.protocol == "HTTPS")
-        location = (
-            f"location ^~ {route.path} {{ proxy_pass {_upstream(route.cluster, addresses)}; }}"
-        )
+        location = f"location ^~ {route.path} {{ {_sends(route, addresses)}; }}"
         servers.setdefault(key, []).append(location)
     blocks = []
     for (port, host, tls), locations in servers.items():
@@ -154,7 +161,7 @@ def gateway_lab(
     l7: L7Flow | None = None,
 ) -> Iterator[GatewayLab]:
     """nginx configured from `routes`, `certificates` and `l7`, each backend an agent."""
-    clusters = [r.cluster for r in routes if r.http] + ([l7.backend] if l7 else [])
+    clusters = [r.cluster for r in routes if r.http and r.cluster] + ([l7.backend] if l7 else [])
     addresses = _backend_address(clusters)
     with tempfile.TemporaryDirectory(prefix="netconform-gateway-") as tmp, Lab() as lab:
         workdir = Path(tmp)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from netconform.checks.gateway_routes import NOT_FOUND, Expected, GatewayRequest, routed_to
 from netconform.checks.gateway_translation import DeclaredRoute
 from netconform.kube import Manifest
-from netconform.spec import Architecture, Listener, Route
+from netconform.spec import Architecture, Listener, Redirect, Route
 from netconform.workloads import RunNamespaces
 
 GATEWAY_API = "gateway.networking.k8s.io/v1"
@@ -56,9 +56,26 @@ def _listener(listener: Listener, layout: RunNamespaces) -> Manifest:
     return out
 
 
+def _redirect(redirect: Redirect) -> Manifest:
+    given = {
+        "scheme": redirect.scheme,
+        "hostname": redirect.hostname,
+        "port": redirect.port,
+        "statusCode": redirect.status,
+    }
+    return {"type": "RequestRedirect", "requestRedirect": {k: v for k, v in given.items() if v}}
+
+
 def _route(route: Route, listener: Listener, layout: RunNamespaces, gateway_ns: str) -> Manifest:
+    """Beside its backend's Service, or in the Gateway's namespace when it redirects."""
     kind = ROUTE_KINDS[listener.protocol]
-    backend = {"name": route.backend.group, "port": route.backend.port}
+    sends: Manifest = (
+        {"backendRefs": [{"name": route.backend.group, "port": route.backend.port}]}
+        if route.backend
+        else {"filters": [_redirect(route.redirect)]}
+        if route.redirect
+        else {}
+    )
     spec: Manifest = {
         "parentRefs": [
             {"name": GATEWAY_NAME, "namespace": gateway_ns, "sectionName": listener.name}
@@ -71,9 +88,9 @@ def _route(route: Route, listener: Listener, layout: RunNamespaces, gateway_ns: 
                 {"type": "Exact", "name": name, "value": value}
                 for name, value in sorted(route.headers.items())
             ]
-        spec["rules"] = [{"matches": [match], "backendRefs": [backend]}]
+        spec["rules"] = [{"matches": [match], **sends}]
     else:
-        spec["rules"] = [{"backendRefs": [backend]}]
+        spec["rules"] = [sends]
     if listener.hostname and kind in ("HTTPRoute", "TLSRoute"):
         spec["hostnames"] = [listener.hostname]
     return {
@@ -81,7 +98,9 @@ def _route(route: Route, listener: Listener, layout: RunNamespaces, gateway_ns: 
         "kind": kind,
         "metadata": {
             "name": route.name,
-            "namespace": layout.namespace(route.backend.environment),
+            "namespace": layout.namespace(route.backend.environment)
+            if route.backend
+            else gateway_ns,
             "labels": layout.labels(),
         },
         "spec": spec,
@@ -146,11 +165,14 @@ def declared_routes(arch: Architecture, layout: RunNamespaces) -> list[DeclaredR
             route.name,
             listeners[route.listener].protocol,
             f"{layout.namespace(route.backend.environment)}:{route.backend.group}:"
-            f"{route.backend.port}",
+            f"{route.backend.port}"
+            if route.backend
+            else "",
             listeners[route.listener].port,
             listeners[route.listener].hostname,
             route.path or "/",
             dict(route.headers),
+            route.redirect,
         )
         for route in arch.gateway.routes
     ]
@@ -165,8 +187,12 @@ def route_requests(arch: Architecture, layout: RunNamespaces) -> dict[GatewayReq
         host = route.hostname or "any.home.arpa"
         headers = tuple(sorted(route.headers.items()))
         request = GatewayRequest(route.name, scheme, host, route.port, route.path, "GET", headers)
-        namespace, group, _ = route.cluster.split(":")
-        expected[request] = routed_to(f"{namespace}/{group}")
+        if route.redirect:
+            location = route.redirect.location(scheme, host, route.path)
+            expected[request] = Expected(route.redirect.status, location=location)
+        else:
+            namespace, group, _ = route.cluster.split(":")
+            expected[request] = routed_to(f"{namespace}/{group}")
         unknown = GatewayRequest("unknown host", scheme, UNKNOWN_HOST, route.port)
         expected[unknown] = NOT_FOUND
     return expected

@@ -252,14 +252,32 @@ class Backend(_Strict):
     port: Annotated[int, Field(ge=1, le=65535)]
 
 
+class Redirect(_Strict):
+    """Where an HTTP(S) route sends the client back to instead of to a backend; what is not
+    given stays as requested."""
+
+    scheme: Literal["http", "https"] | None = None
+    hostname: str | None = None
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    status: Literal[301, 302] = 302
+
+    def location(self, scheme: str, host: str, path: str) -> str:
+        """The Location a request gets, as Gateway API defines it (a changed scheme drops
+        the request's port for its own default)."""
+        port = f":{self.port}" if self.port else ""
+        return f"{self.scheme or scheme}://{self.hostname or host}{port}{path}"
+
+
 class Route(_Strict):
-    """Where a listener sends: an HTTP(S) route matches a path prefix and exact headers."""
+    """Where a listener sends: an HTTP(S) route matches a path prefix and exact headers, and
+    goes to a backend or redirects."""
 
     name: Name
     listener: Name
     path: str | None = None
     headers: dict[str, str] = {}
-    backend: Backend
+    backend: Backend | None = None
+    redirect: Redirect | None = None
 
 
 class Gateway(_Strict):
@@ -381,6 +399,16 @@ def _cross_references(arch: Architecture) -> Iterator[tuple[str, str]]:
                 f"path and headers match HTTP only; listener {route.listener!r} is "
                 f"{listeners[route.listener].protocol}",
             )
+        if (route.backend is None) == (route.redirect is None):
+            yield f"gateway.routes[{i}]", "needs a backend or a redirect (exactly one)"
+        elif (
+            route.redirect
+            and route.listener in listeners
+            and (listeners[route.listener].protocol not in ("HTTP", "HTTPS"))
+        ):
+            yield f"gateway.routes[{i}].redirect", "only an HTTP or HTTPS route redirects"
+        if route.backend is None:
+            continue
         if route.backend.group not in groups:
             yield f"gateway.routes[{i}].backend.group", f"unknown group {route.backend.group!r}"
         elif route.backend.environment not in arch.groups[route.backend.group].environments:

@@ -53,7 +53,7 @@ def http_ports(arch: Architecture) -> frozenset[int]:
         | {
             route.backend.port
             for route in arch.gateway.routes
-            if listeners[route.listener].protocol in ("HTTP", "HTTPS")
+            if route.backend and listeners[route.listener].protocol in ("HTTP", "HTTPS")
         }
     )
 

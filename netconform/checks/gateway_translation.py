@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from netconform.spec import Redirect
 from netconform.verdict import Verdict
 
 ROUTE_CONFIGURATION = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
@@ -33,6 +34,7 @@ class DeclaredRoute:
     hostname: str | None = None
     path: str = "/"
     headers: Mapping[str, str] = field(default_factory=dict)
+    redirect: Redirect | None = None  # instead of a backend (cluster "")
 
     @property
     def http(self) -> bool:
@@ -41,7 +43,30 @@ class DeclaredRoute:
     def __str__(self) -> str:
         where = f"{self.hostname or '*'}{self.path}" if self.http else self.protocol
         headers = "".join(f" [{k}: {v}]" for k, v in sorted(self.headers.items()))
-        return f"{self.name} ({where}{headers}) -> {self.cluster}"
+        return f"{self.name} ({where}{headers}) -> {self.target}"
+
+    @property
+    def target(self) -> str:
+        return _redirect_text(*_redirect_fields(self.redirect)) if self.redirect else self.cluster
+
+
+# Envoy's redirect response codes by name (MOVED_PERMANENTLY, the default, is left out).
+RESPONSE_CODES = {"MOVED_PERMANENTLY": 301, "FOUND": 302, "SEE_OTHER": 303,
+                  "TEMPORARY_REDIRECT": 307, "PERMANENT_REDIRECT": 308}  # fmt: skip
+
+
+# Gateway API: a redirect to another scheme without a port goes to that scheme's own.
+SCHEME_PORTS = {"http": 80, "https": 443}
+
+
+def _redirect_fields(redirect: Redirect) -> tuple[str | None, str | None, int | None, int]:
+    port = redirect.port or SCHEME_PORTS.get(redirect.scheme or "")
+    return redirect.scheme, redirect.hostname, port, redirect.status
+
+
+def _redirect_text(scheme: str | None, host: str | None, port: int | None, code: int) -> str:
+    where = f"{scheme or ''}://{host or '*'}{f':{port}' if port else ''}"
+    return f"redirect {code} to {where}"
 
 
 @dataclass(frozen=True)
@@ -50,10 +75,12 @@ class EnvoyRoute:
     prefix: str | None
     headers: Mapping[str, str]
     cluster: str | None
+    redirect: tuple[str | None, str | None, int | None, int] | None = None
 
     def __str__(self) -> str:
         headers = "".join(f" [{k}: {v}]" for k, v in sorted(self.headers.items()))
-        return f"{','.join(self.domains)} {self.prefix}{headers} -> {self.cluster}"
+        target = _redirect_text(*self.redirect) if self.redirect else self.cluster
+        return f"{','.join(self.domains)} {self.prefix}{headers} -> {target}"
 
 
 def _walk(node: Any) -> Iterator[Mapping[str, Any]]:
@@ -81,8 +108,25 @@ def http_routes(resources: Sequence[Mapping[str, Any]]) -> list[EnvoyRoute]:
                 }
                 prefix = match.get("pathSeparatedPrefix") or match.get("prefix")
                 cluster = (route.get("route") or {}).get("cluster")
-                found.append(EnvoyRoute(tuple(host.get("domains") or ()), prefix, headers, cluster))
+                domains = tuple(host.get("domains") or ())
+                found.append(EnvoyRoute(domains, prefix, headers, cluster, _envoy_redirect(route)))
     return found
+
+
+def _envoy_redirect(
+    route: Mapping[str, Any],
+) -> tuple[str | None, str | None, int | None, int] | None:
+    redirect = route.get("redirect")
+    if redirect is None:
+        return None
+    port = redirect.get("portRedirect")
+    code = RESPONSE_CODES.get(str(redirect.get("responseCode", "MOVED_PERMANENTLY")), 0)
+    return (
+        redirect.get("schemeRedirect"),
+        redirect.get("hostRedirect"),
+        int(port) if port else None,
+        code,
+    )
 
 
 def tcp_clusters(resources: Sequence[Mapping[str, Any]]) -> set[str]:
@@ -107,7 +151,11 @@ def _serves(route: DeclaredRoute, envoy: EnvoyRoute) -> bool:
     # Envoy's path-separated prefix "/foo" matches /foo and /foo/...; Cilium writes "/" as prefix.
     path_ok = envoy.prefix == (route.path.rstrip("/") or "/")
     headers_ok = all(envoy.headers.get(k) == v for k, v in route.headers.items())
-    return host_ok and path_ok and headers_ok and envoy.cluster == route.cluster
+    if route.redirect:
+        sends = envoy.redirect == _redirect_fields(route.redirect)
+    else:
+        sends = envoy.redirect is None and envoy.cluster == route.cluster
+    return host_ok and path_ok and headers_ok and sends
 
 
 def check_translation(

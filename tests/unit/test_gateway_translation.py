@@ -13,6 +13,7 @@ from netconform.checks.gateway_translation import (
     http_routes,
     tcp_clusters,
 )
+from netconform.spec import Redirect
 
 WEB = DeclaredRoute("web", "HTTP", "netconform-r-prod:frontend:8080", 80, "www.home.arpa")
 API = DeclaredRoute(
@@ -136,3 +137,33 @@ def test_a_tcp_route_without_its_proxy_or_slice_fails() -> None:
 
 def test_nothing_declared_never_passes() -> None:
     assert not check_translation([], RESOURCES).ok
+
+
+LOGIN = DeclaredRoute(
+    "login",
+    "HTTP",
+    "",
+    80,
+    "www.home.arpa",
+    "/login",
+    redirect=Redirect(scheme="https", status=301),
+)
+
+
+def test_a_redirect_route_must_redirect_as_declared() -> None:
+    resources = deepcopy(RESOURCES)
+    routes = resources[1]["virtualHosts"][0]["routes"]
+    # Envoy leaves out MOVED_PERMANENTLY, its default response code.
+    routes.insert(
+        0,
+        {
+            "match": {"pathSeparatedPrefix": "/login"},
+            "redirect": {"schemeRedirect": "https", "portRedirect": 443},
+        },
+    )
+    assert check_translation([LOGIN], resources).ok
+    routes[0]["redirect"]["responseCode"] = "FOUND"
+    verdict = check_translation([LOGIN], resources)
+    assert not verdict.ok
+    assert "redirect 301 to https://*:443" in verdict.evidence
+    assert "redirect 302" in verdict.evidence

@@ -148,14 +148,19 @@ BAD = {
         "policy.flows[2].http",
         "HTTP rules need a flow to an app group on TCP ports only",
     ),
+    "route with a backend and a redirect": (
+        _edited(lambda d: d["gateway"]["routes"][0].update(redirect={"scheme": "https"})),
+        "gateway.routes[0]",
+        "needs a backend or a redirect (exactly one)",
+    ),
     "https listener without a hostname": (
         _edited(lambda d: d["gateway"]["listeners"][1].pop("hostname")),
         "gateway.listeners[1].hostname",
         "an HTTPS listener needs one (its certificate)",
     ),
     "path on a tcp route": (
-        _edited(lambda d: d["gateway"]["routes"][2].update(path="/")),
-        "gateway.routes[2]",
+        _edited(lambda d: d["gateway"]["routes"][3].update(path="/")),
+        "gateway.routes[3]",
         "path and headers match HTTP only; listener 'postgres' is TCP",
     ),
     "route to group not in that environment": (
