@@ -64,7 +64,7 @@ def test_workloads_land_in_run_namespaces_with_labels(kube: Kube, kind_run: Poli
     )
     deployment = kube.get("apps/v1", "Deployment", "db", kind_run.layout.namespace("prod"))
     pod = deployment["spec"]["template"]["spec"]
-    assert pod["containers"][0]["args"] == ["serve", "--tcp", "5432,8080,9090"]
+    assert pod["containers"][0]["args"] == ["serve", "--tcp", "5432,9090", "--http", "8080"]
     assert pod["volumes"][0]["configMap"]["name"] == "netconform-agent"
 
 
