@@ -145,11 +145,7 @@ class GatewayLab:
         return {request: reply_of(results[str(request)]) for request in requests}
 
     def served_certificate(self, request: GatewayRequest) -> bytes:
-        probe = {
-            "http": f"https://{GATEWAY}:{request.port}/",
-            "sni": request.host,
-            "insecure": True,
-        }
+        probe = agent_probe(request, GATEWAY, 3.0)
         done = self.client.exec.run([*AGENT, "probe"], json.dumps(probe), timeout=30)
         return str(json.loads(done.stdout)["results"][0].get("certificate", "")).encode()
 

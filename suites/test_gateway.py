@@ -15,7 +15,7 @@ import pytest
 from fixtures.gateway import GatewayUnderTest
 from netconform import gateway
 from netconform.checks.certificates import check_certificate
-from netconform.checks.gateway_routes import check_replies
+from netconform.checks.gateway_routes import Reply, check_replies
 from netconform.convergence import Convergence, converge
 from netconform.spec import Architecture
 from netconform.timeouts import Timeouts
@@ -60,5 +60,5 @@ def test_tcp_routes_reach_their_backend(
         port = gateway_under_test.node_ports[route.port]
         with socket.create_connection((gateway_under_test.node, port), timeout=10) as conn:
             hello = json.loads(conn.makefile().readline())
-        answered = f"{hello['namespace']}/{hello['pod'].rsplit('-', 2)[0]}"
+        answered = Reply(None, hello).backend()
         assert answered == f"{namespace}/{group}", f"{route}: answered by {answered}"
