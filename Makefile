@@ -105,9 +105,13 @@ local-images: docker-up
 
 # The engine, cluster lifecycle, pod exec and policy mutations on real Cilium; reuses the
 # suites' cluster when `make test IMAGES=local ARGS=--keep-cluster` left it running.
+# The upgrade test's candidate is built first: a cold build outlasts pytest's per-test timeout.
+UPGRADE_CANDIDATE ?= v1.20.2
 test-local: local-images
 	@mkdir -p reports
-	$(PYTEST) tests/localcluster -m localcluster --images=local --junitxml=reports/local.xml
+	$(PY) -m netconform.offline.local_images --cilium $(UPGRADE_CANDIDATE)
+	NETCONFORM_UPGRADE_CANDIDATE=$(UPGRADE_CANDIDATE) \
+	  $(PYTEST) tests/localcluster -m localcluster --images=local --junitxml=reports/local.xml
 
 clean:
 	-$(PYTHON) -c 'from lab.topology import sweep_stale; print("\n".join(sweep_stale()))'

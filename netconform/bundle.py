@@ -1,8 +1,8 @@
 """A debugging bundle of a failed run, collected while everything is still up (the cluster
 may be deleted and the routers stopped once the run ends): each Cilium agent's status,
 endpoints, Hubble flows and log, the pods and events of every namespace, the operator's log,
-and each FRR router's neighbours and routes. What `cilium sysdump` is to cilium-cli, for the
-parts a conformance failure needs.
+SPIRE's entries, attested agents and logs, and each FRR router's neighbours and routes. What
+`cilium sysdump` is to cilium-cli, for the parts a conformance failure needs.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from netconform.exec import ExecTimeout
 from netconform.external_targets import docker
 from netconform.kube import MANAGED_BY, Kube, KubeError
 from netconform.podexec import PodExec
+from netconform.spire import INIT_CONTAINER, SERVER_CONTAINER, SERVER_POD, Spire
 
 AGENT_COMMANDS: dict[str, tuple[str, ...]] = {
     "status.txt": ("cilium-dbg", "status", "--verbose"),
@@ -74,12 +75,7 @@ def _agent(kube: Kube, pod: str, folder: Path) -> None:
     site = PodExec(kube.core(), "kube-system", pod, container="cilium-agent")
     for name, argv in AGENT_COMMANDS.items():
         (folder / name).write_text(_attempt(lambda argv=argv: _output(site, argv)))
-    log = _attempt(
-        lambda: kube.core().read_namespaced_pod_log(
-            pod, "kube-system", container="cilium-agent", tail_lines=LOG_LINES
-        )
-    )
-    (folder / "agent.log").write_text(log)
+    (folder / "agent.log").write_text(_log(kube, pod, "kube-system", "cilium-agent"))
 
 
 def _routers() -> list[str]:
@@ -102,6 +98,32 @@ def _frr(container: str) -> str:
     return "\n".join(parts) + "\n"
 
 
+def _log(kube: Kube, pod: str, namespace: str, container: str | None = None) -> str:
+    return _attempt(
+        lambda: kube.core().read_namespaced_pod_log(
+            pod, namespace, container=container, tail_lines=LOG_LINES
+        )
+    )
+
+
+def _spire(kube: Kube, folder: Path) -> None:
+    """Where Cilium is given a SPIRE server: its entries, attested agents and every log."""
+    spire = Spire(kube)
+    if "mesh-auth-spire-server-address" not in spire.cilium_config():
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    namespace = spire.namespace()
+    (folder / "entry-show.json").write_text(spire.entry_show() or "not answered\n")
+    (folder / "agent-list.json").write_text(spire.agent_list() or "not answered\n")
+    for container in (SERVER_CONTAINER, INIT_CONTAINER):
+        (folder / f"{SERVER_POD}-{container}.log").write_text(
+            _log(kube, SERVER_POD, namespace, container)
+        )
+    for pod in kube.list("v1", "Pod", namespace, "app=spire-agent"):
+        name = pod["metadata"]["name"]
+        (folder / f"{name}.log").write_text(_log(kube, name, namespace))
+
+
 def collect(kube: Kube, folder: Path) -> list[Path]:
     """Write the bundle into `folder`; returns the files written."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -117,12 +139,11 @@ def collect(kube: Kube, folder: Path) -> list[Path]:
         _agent(kube, agent["metadata"]["name"], folder / "cilium" / agent["metadata"]["name"])
     for operator in operators:
         name = operator["metadata"]["name"]
-        log = _attempt(
-            lambda name=name: kube.core().read_namespaced_pod_log(
-                name, "kube-system", tail_lines=LOG_LINES
-            )
-        )
-        (folder / f"{name}.log").write_text(log)
+        (folder / f"{name}.log").write_text(_log(kube, name, "kube-system"))
+    try:
+        _spire(kube, folder / "spire")
+    except (ApiException, KubeError) as error:
+        (folder / "spire-not-collected.txt").write_text(f"{error}\n")
     for router in _routers():
         (folder / "frr").mkdir(exist_ok=True)
         (folder / "frr" / f"{router}.txt").write_text(_frr(router))

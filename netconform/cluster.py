@@ -238,6 +238,7 @@ def up_plan(
     kind = tool("kind", version(versions, "kind"))
     kind_create = (kind, "create", "cluster", f"--name={name}", f"--image={image}")
     helm = (tool("helm", version(versions, "helm")), f"--kubeconfig={kubeconfig}")
+    values = helm_values(arch, local)
     if local:
         gateway_crds = str(crds_dir() / "gateway-api")
         chart = (str(local_chart(versions)),)
@@ -268,11 +269,46 @@ def up_plan(
                 "--values",
                 str(values_file),
             ),
-            {str(values_file): plain_yaml(helm_values(arch, local))},
+            {str(values_file): plain_yaml(values)},
         ),
         *cilium_ready(kubectl, timeouts),
+        *mutual_auth_ready(values, kubeconfig, timeouts),
         *([] if local else cert_manager(arch, versions, helm, timeouts)),
     ]
+
+
+def mutual_auth_ready(
+    values: Mapping[str, Any], kubeconfig: Path, timeouts: Timeouts = DEFAULT_TIMEOUTS
+) -> list[Step]:
+    """Where the values install SPIRE: wait until mutual authentication can work, not only
+    until its pods run (netconform/spire.py says why)."""
+    spire = ((values.get("authentication") or {}).get("mutual") or {}).get("spire") or {}
+    if not (spire.get("enabled") and (spire.get("install") or {}).get("enabled", True)):
+        return []
+
+    def wait() -> None:
+        from netconform import spire as spire_state
+        from netconform.kube import Kube
+
+        try:
+            spire_state.wait_ready(
+                spire_state.Spire(Kube.from_kubeconfig(kubeconfig)),
+                timeouts,
+                progress=lambda line: print(f"  {line}", flush=True),
+            )
+        except spire_state.MutualAuthNotReady as error:
+            raise StepFailed(str(error)) from None
+
+    return [
+        Step(
+            "wait until mutual authentication can work (SPIRE's entries, every node attested, "
+            "every Cilium agent's delegate stream)",
+            ("kubectl", f"--kubeconfig={kubeconfig}", "-n", "cilium-spire", "exec",
+             "spire-server-0", "-c", "spire-server", "--", "/opt/spire/bin/spire-server",
+             "entry", "show"),
+            action=wait,
+        )
+    ]  # fmt: skip
 
 
 def cert_manager(

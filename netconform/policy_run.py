@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from netconform import external_targets, policies, workloads
+from netconform import external_targets, policies, spire, workloads
 from netconform.kube import (
     MANAGED_BY_SELECTOR,
     Kube,
@@ -27,6 +27,7 @@ from netconform.matrix import CROSS_NODE, SAME_NODE, Endpoint, workload_endpoint
 from netconform.podexec import PodExec
 from netconform.probing import MatrixProber, ProbeSite
 from netconform.spec import Architecture
+from netconform.timeouts import Timeouts
 from netconform.workloads import AGENT_ARGV, GROUP_LABEL, RUN_LABEL, RunNamespaces
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,16 @@ class PolicyRun:
             names = ", ".join(m["metadata"]["name"] for m in scoped)
             raise PermissionError(f"cluster-scoped policies ({names}) need --allow-cluster-changes")
         self.applied_policies = self.kube.apply(manifests)
+
+    def wait_mutual_auth(self, timeouts: Timeouts) -> None:
+        """Where the spec requires mutual authentication: until SPIRE holds an entry for every
+        identity of this run's workloads and every Cilium agent its delegate stream (raises
+        spire.MutualAuthNotReady naming what is missing)."""
+        if not self.arch.mutual_auth.required_for:
+            return
+        server = spire.Spire(self.kube, self.target.context)
+        namespaces = [self.layout.namespace(env) for env in self.arch.environments]
+        spire.wait_ready(server, timeouts, lambda: server.identities(namespaces), log.info)
 
     def remove_policies(self) -> None:
         for policy in self.applied_policies:

@@ -37,6 +37,9 @@ class Timeouts:
     # SPIRE's server up and every node's agent attested after Cilium's install (the server
     # makes an RSA 4096 CA first; agents retry every few seconds).
     spire: float = 180.0
+    # How often a state that changes in seconds, not instantly (SPIRE's entries and streams,
+    # certificates), is read again while waiting for it.
+    poll: float = 5.0
     # A Gateway Programmed (its LoadBalancer Service addressed), its certificates issued by
     # cert-manager, and its routes answering from Envoy.
     gateway: float = 180.0

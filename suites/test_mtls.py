@@ -9,15 +9,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from fixtures.mutual_auth import Spire
 from fixtures.policy import ReachabilitySuite
-from netconform.checks.mutual_auth import attested_nodes, check_attested, check_auth_offered
+from netconform.checks.mutual_auth import check_auth_offered, check_ready
 from netconform.checks.policy_analyzer import ALWAYS_FAIL
 from netconform.convergence import Convergence, converge
 from netconform.matrix import AUTH_DROP, of_flows
 from netconform.policy_analysis import unauthenticated
 from netconform.policy_run import PolicyRun
 from netconform.spec import Architecture
+from netconform.spire import Spire
 from netconform.timeouts import Timeouts
 
 pytestmark = [pytest.mark.mutual_auth, pytest.mark.xdist_group("cluster-policy")]
@@ -28,11 +28,16 @@ def test_cilium_offers_mutual_authentication(spec: Architecture, spire: Spire) -
     assert verdict.ok, str(verdict)
 
 
-def test_spire_has_attested_every_node(spire: Spire, timeouts: Timeouts) -> None:
+def test_spire_can_authenticate_on_every_node(
+    spire: Spire, policy_run: PolicyRun, timeouts: Timeouts
+) -> None:
+    """Every node attested, the chart's entries and one per workload identity, every Cilium
+    agent holding its delegate stream."""
+    namespaces = [policy_run.layout.namespace(env) for env in policy_run.arch.environments]
     history = converge(
-        lambda: check_attested(attested_nodes(spire.agent_list()), spire.nodes()),
+        lambda: check_ready(spire.state(spire.identities(namespaces))),
         lambda verdict: verdict.ok,
-        Convergence(timeouts.spire, consistent_rounds=1, interval=5),
+        Convergence(timeouts.spire, consistent_rounds=1, interval=timeouts.poll),
     ).history
     assert history[-1].ok, str(history[-1])
 

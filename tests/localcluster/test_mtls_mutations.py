@@ -1,23 +1,30 @@
 """The mutual authentication checks bite on real Cilium and SPIRE: a drop for the wrong
 reason fails with Hubble's reason, and a required flow whose policy lost its
-`authentication` still connects, so only the policies' check can tell, and it does.
+`authentication` still connects, so only the policies' check can tell, and it does; a SPIRE
+server that lost its entries is named, collected in the bundle and restored.
 Runs on the suites' own cluster: `pytest tests/localcluster/test_mtls_mutations.py
 --images=local`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from fixtures.policy import ReachabilitySuite
+from netconform.bundle import collect
+from netconform.checks.mutual_auth import SpireState, check_ready
 from netconform.checks.policy_analyzer import ALWAYS_FAIL
-from netconform.convergence import Convergence
+from netconform.convergence import Convergence, converge
 from netconform.engine import ReachabilityEngine
 from netconform.matrix import POLICY_DROP, ExpectedMatrix, of_flows
+from netconform.podexec import PodExec
 from netconform.policy_analysis import unauthenticated
 from netconform.policy_run import PolicyRun
 from netconform.spec import Architecture, MutualAuth
+from netconform.spire import INIT_CONTAINER, SERVER_POD, Spire
+from netconform.timeouts import Timeouts
 from netconform.verdict import Verdict
 
 # A wrong expectation shows at once; the default convergence would wait out its timeout.
@@ -74,6 +81,35 @@ def test_a_required_flow_that_lost_its_authentication_connects_and_is_reported(
     assert {line.split(":")[0] for line in missing} == {
         f"{env}/backend -> {env}/db 5432/TCP" for env in ("prod", "staging")
     }
+
+
+def test_a_spire_server_that_lost_its_entries_is_named_and_restored(
+    spec: Architecture,
+    policy_run: PolicyRun,
+    reachability: ReachabilitySuite,
+    required: ExpectedMatrix,
+    timeouts: Timeouts,
+    tmp_path: Path,
+) -> None:
+    """What failed cold CI runs: the server's container restarted (its liveness probe, while it
+    made its CA on a loaded node) after the chart's side container had found it, so its entries
+    were gone for good and every delegate stream ended in "no identity issued"."""
+    spire = Spire(policy_run.kube)
+    side = PodExec(policy_run.kube.core(), spire.namespace(), SERVER_POD, INIT_CONTAINER)
+    assert side.run(["sh", "-c", "kill $(pgrep spire-server)"]).rc == 0
+    lost = converge(
+        spire.state, SpireState.lost_entries, Convergence(timeouts.spire, 1, timeouts.poll)
+    ).history[-1]
+    verdict = check_ready(lost)
+    assert not verdict.ok and "after the chart's entry-making container" in verdict.summary
+    assert "! no registration entry for the Cilium agents (their delegate identity) " in (
+        verdict.evidence
+    )
+    bundle = {p.name for p in collect(policy_run.kube, tmp_path)}
+    assert {"entry-show.json", "spire-server-0-cilium-init.log"} <= bundle
+    applied(policy_run, spec, "required")
+    policy_run.wait_mutual_auth(timeouts)
+    assert reachability.engine.check(required).ok
 
 
 @pytest.fixture(autouse=True)

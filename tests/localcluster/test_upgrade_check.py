@@ -4,6 +4,8 @@ printed; and the disruption checks shown to bite on real breakage under the same
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from netconform import cluster, upgrade
@@ -12,7 +14,15 @@ from netconform.policy_run import PolicyRun, Target
 from netconform.spec import Architecture
 from netconform.timeouts import Timeouts
 
-CANDIDATE = "v1.20.2"
+
+@pytest.fixture(scope="module")
+def candidate() -> str:
+    """The version to upgrade to: the Makefile names it and builds its images before pytest
+    starts (a cold build outlasts any per-test timeout)."""
+    named = os.environ.get("NETCONFORM_UPGRADE_CANDIDATE")
+    if not named:
+        pytest.fail("NETCONFORM_UPGRADE_CANDIDATE is not set: run these tests with make test-local")
+    return named
 
 
 def _print(capsys: pytest.CaptureFixture[str], text: str) -> None:
@@ -21,17 +31,21 @@ def _print(capsys: pytest.CaptureFixture[str], text: str) -> None:
 
 
 def test_an_upgrade_and_its_rollback_are_measured_without_a_leak(
-    target: Target, spec: Architecture, timeouts: Timeouts, capsys: pytest.CaptureFixture[str]
+    target: Target,
+    spec: Architecture,
+    timeouts: Timeouts,
+    candidate: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     versions = cluster.load_versions()
     pinned = cluster.version(versions, "cilium")
     workdir = cluster.workdir_for(spec)
     assert upgrade.running_version(target.kube) == pinned
     try:
-        up = upgrade.check(spec, versions, workdir, CANDIDATE, True, timeouts, progress=print)
+        up = upgrade.check(spec, versions, workdir, candidate, True, timeouts, progress=print)
         _print(capsys, up.text().split("\n\n")[0])
         assert up.verdict.ok, up.text()
-        assert upgrade.running_version(target.kube) == CANDIDATE
+        assert upgrade.running_version(target.kube) == candidate
         assert up.rounds >= 10 and len(up.figures) > 200
         back = upgrade.check(spec, versions, workdir, pinned, True, timeouts, progress=print)
         _print(capsys, back.text().split("\n\n")[0])
@@ -67,5 +81,5 @@ def test_leaks_and_outages_under_the_steady_probes_are_named(
     leaked = {f.name for f in map(figures, measured.series) if f.leaked}
     assert "prod/frontend -> prod/db 5432/TCP [cross-node]" in leaked, verdict
     lb = next(f for f in map(figures, measured.series) if f.name.startswith("outside -> lb "))
-    assert lb.failed > 0 and lb.longest_gap >= upgrade.MARGIN, lb
+    assert lb.failed > 0 and lb.longest_gap > 5.0, lb
     assert f"out longer than 5 s: {lb.name}" in verdict.summary or lb.name in verdict.evidence

@@ -30,3 +30,21 @@ def test_the_bring_up_waits_as_long_as_the_timeouts_say(tmp_path: Path) -> None:
     plan = cluster.render_plan(steps)
     assert "rollout status daemonset/cilium --timeout=42s" in plan
     assert "--for=condition=Ready nodes --all --timeout=7s" in plan
+
+
+def test_the_bring_up_waits_for_mutual_authentication_only_where_spire_is_installed(
+    tmp_path: Path,
+) -> None:
+    arch = load(ROOT / "architecture.yaml")
+    waits = [
+        step.what
+        for step in cluster.up_plan(arch, cluster.load_versions(), tmp_path, False)
+        if step.what.startswith("wait until mutual authentication can work")
+    ]
+    assert len(waits) == 1
+    without = arch.model_copy(update={"mutual_auth": arch.mutual_auth.model_copy(
+        update={"required_for": []})})  # fmt: skip
+    assert not any(
+        step.what.startswith("wait until mutual authentication")
+        for step in cluster.up_plan(without, cluster.load_versions(), tmp_path, False)
+    )
