@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from netconform import cluster, preflight
+from netconform import cluster, preflight, sources
 from netconform.spec import Architecture, SpecError, load
 
 DEFAULT_SPEC = "architecture.yaml"
@@ -71,13 +71,19 @@ def _analyze(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     arch = _spec(args)
-    layout = RunNamespaces(REFERENCE_RUN)
     try:
         manifests = [d for path in args.paths for d in documents(Path(path).read_text())]
+        user = sources.load(arch) if arch.sources.used else None
     except OSError as error:
         print(f"netconform analyze: {error.filename}: {error.strerror}", file=sys.stderr)
         return 2
-    manifests = manifests or policy_manifests(arch, layout)
+    except sources.SourceError as error:
+        print(f"netconform analyze: {error}", file=sys.stderr)
+        return 2
+    layout = RunNamespaces.declared_by(
+        arch, REFERENCE_RUN, user.namespace_labels() if user else None
+    )
+    manifests = manifests or policy_manifests(arch, layout, user)
     verdict = analyze(arch, manifests, layout)
     print(verdict)
     for finding in rule_findings(arch, manifests, layout):
@@ -155,12 +161,13 @@ def _cluster(args: argparse.Namespace) -> int:
         return 0 if present else 1
     local = args.images == "local"
     try:
+        user = sources.load(arch) if arch.sources.used and args.action == "up" else None
         plan = (
-            cluster.up_plan(arch, versions, workdir, local, planning_only=args.dry_run)
+            cluster.up_plan(arch, versions, workdir, local, planning_only=args.dry_run, user=user)
             if args.action == "up"
             else cluster.down_plan(arch, versions, workdir)
         )
-    except cluster.LocalImagesMissing as error:
+    except (cluster.LocalImagesMissing, sources.SourceError) as error:
         print(f"netconform: {error}", file=sys.stderr)
         return 2
     if args.dry_run:

@@ -6,8 +6,8 @@ Everything a run will do is first a plan of plain commands and files, so
 
 from __future__ import annotations
 
-import copy
 import hashlib
+import ipaddress
 import os
 import shlex
 import shutil
@@ -15,14 +15,19 @@ import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from netconform.offline import cache
+from netconform.sources.helm import CiliumInstall, merge
+from netconform.sources.overrides import KindShape, Override, for_kind
 from netconform.spec import Architecture
 from netconform.timeouts import DEFAULT as DEFAULT_TIMEOUTS
 from netconform.timeouts import Timeouts
+
+if TYPE_CHECKING:
+    from netconform.sources import UserConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTER_DIR = ROOT / "cluster"
@@ -136,19 +141,10 @@ def overlays(arch: Architecture, local: bool = False) -> list[str]:
     return names
 
 
-def merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
-    merged = copy.deepcopy(dict(base))
-    for key, value in overlay.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
-def helm_values(
+def project_values(
     arch: Architecture, local: bool = False, cluster_dir: Path = CLUSTER_DIR
 ) -> dict[str, Any]:
+    """The project's own values for this architecture: base.yaml and the feature overlays."""
     values = yaml.safe_load((cluster_dir / "values" / "base.yaml").read_text())
     for name in overlays(arch, local):
         values = merge(
@@ -157,6 +153,62 @@ def helm_values(
     # kube-proxy replacement reaches the API server directly, not through a Service.
     values["k8sServiceHost"] = f"{arch.cluster.name}-control-plane"
     return values
+
+
+def local_overlay_why(key: str) -> str:
+    """Why the local-images overlay changes a user's value (cluster/values/local-images.yaml)."""
+    if ".image." in f".{key}" or "initImage" in key:
+        return "images are built here under the chart's names and preloaded in the node image"
+    if key.startswith("envoy."):
+        return "no Envoy can be built here"
+    if key.startswith("securityContext.capabilities"):
+        return "containers in these kind nodes cannot get CAP_SYS_RESOURCE"
+    if "dataStorage" in key:
+        return "the node image has no storage provisioner"
+    return "the local-images path (cluster/values/local-images.yaml)"
+
+
+@dataclass(frozen=True)
+class CiliumValues:
+    """The values a run installs Cilium with, where they came from, and each key changed."""
+
+    values: dict[str, Any]
+    origins: tuple[str, ...]
+    overrides: tuple[Override, ...] = ()
+
+    def report(self) -> str:
+        lines = [f"Cilium values from {', '.join(self.origins)}"]
+        if self.overrides:
+            lines[0] += f", {len(self.overrides)} changed for kind (key: theirs -> ours):"
+            lines += [f"  {override}" for override in self.overrides]
+        return "\n".join(lines)
+
+
+def helm_values(
+    arch: Architecture,
+    local: bool = False,
+    cilium: CiliumInstall | None = None,
+    cluster_dir: Path = CLUSTER_DIR,
+) -> CiliumValues:
+    """The user's values (`cilium`, from the spec's sources) with only what kind needs changed;
+    without them the project's own."""
+    if cilium is None:
+        origins = ["cluster/values/base.yaml", *(f"cluster/values/{n}.yaml" for n in overlays(
+            arch, local))]  # fmt: skip
+        return CiliumValues(project_values(arch, local, cluster_dir), tuple(origins))
+    overlay = (
+        yaml.safe_load((cluster_dir / "values" / "local-images.yaml").read_text())
+        if local
+        else None
+    )
+    networking = kind_config(arch, local, cluster_dir)["networking"]
+    shape = KindShape(
+        arch.cluster.name,
+        ipaddress.ip_network(networking["podSubnet"]),
+        ipaddress.ip_network(networking["serviceSubnet"]),
+    )
+    values, made = for_kind(cilium.values, shape, overlay, local_overlay_why)
+    return CiliumValues(values, cilium.origins, tuple(made))
 
 
 def kind_config(
@@ -173,6 +225,17 @@ def kind_config(
         {"role": "worker"}
     ] * arch.cluster.workers
     return config
+
+
+def kind_node_names(arch: Architecture) -> list[str]:
+    """The node names kind gives the spec's cluster."""
+    name = arch.cluster.name
+    control = [
+        f"{name}-control-plane" + (str(i + 1) if i else "")
+        for i in range(arch.cluster.control_planes)
+    ]
+    workers = [f"{name}-worker" + (str(i + 1) if i else "") for i in range(arch.cluster.workers)]
+    return control + workers
 
 
 @dataclass(frozen=True)
@@ -220,11 +283,25 @@ def up_plan(
     local: bool = False,
     timeouts: Timeouts = DEFAULT_TIMEOUTS,
     planning_only: bool = False,
+    user: UserConfig | None = None,
 ) -> list[Step]:
     """The bring-up, one plan for both paths. `local` (no registry access): the node image
     and tools `make local-images` built, Cilium's images preloaded in it, the released chart
     and the Gateway API CRDs from files, and the local-images values overlay. `planning_only`
-    (a dry run) shows the plan even before those images are built."""
+    (a dry run) shows the plan even before those images are built. `user`: the user's own
+    files (the spec's sources): their Cilium values and version, changed only where kind needs
+    it, and the node labels their BGP and L2 policies select."""
+    user_cilium = user.cilium if user else None
+    if user_cilium and user_cilium.version:
+        pinned = version(versions, "cilium")
+        if local and user_cilium.version != pinned:
+            raise LocalImagesMissing(
+                f"{user_cilium.origins[0]} pins Cilium {user_cilium.version}, but the node image "
+                f"holds the images of {pinned} (cluster/versions.yaml): try the new version with "
+                f"`netconform upgrade-check --to {user_cilium.version} --images=local`, or run "
+                "where images can be pulled"
+            )
+        versions = with_version(versions, "cilium", user_cilium.version)
     name = arch.cluster.name
     kubeconfig = workdir / "kubeconfig"
     config_file, values_file = workdir / "kind-config.yaml", workdir / "cilium-values.yaml"
@@ -238,23 +315,45 @@ def up_plan(
     kind = tool("kind", version(versions, "kind"))
     kind_create = (kind, "create", "cluster", f"--name={name}", f"--image={image}")
     helm = (tool("helm", version(versions, "helm")), f"--kubeconfig={kubeconfig}")
-    values = helm_values(arch, local)
+    chosen = helm_values(arch, local, user_cilium)
+    values = chosen.values
     if local:
         gateway_crds = str(crds_dir() / "gateway-api")
         chart = (str(local_chart(versions)),)
     else:
         gateway_crds = GATEWAY_API_CRDS.format(version=version(versions, "gateway_api"))
         chart = ("cilium", "--repo", versions["cilium"]["chart_repository"], "--version", cilium)
+    report = workdir / "cilium-values-report.txt"
     return [
+        Step(
+            chosen.report().splitlines()[0],
+            ("cat", str(report)),
+            {str(report): chosen.report() + "\n"},
+            lambda: print(chosen.report(), flush=True),
+        ),
         Step(
             f"create kind cluster {name} (reused if it exists)",
             (*kind_create, f"--kubeconfig={kubeconfig}", "--config", str(config_file)),
             {str(config_file): plain_yaml(kind_config(arch, local))},
             lambda: kind_cluster(name, kubeconfig, image, versions).create(config_file),
         ),
+        *lan_steps(arch),
+        *node_label_steps(user, kubectl),
         Step(
             "install the Gateway API CRDs",
             (*kubectl, "apply", "--server-side", "-f", gateway_crds),
+        ),
+        # Cilium's chart makes its GatewayClass only if the API serves it at install time.
+        Step(
+            "wait until the Gateway API CRDs are Established",
+            (
+                *kubectl,
+                "wait",
+                "--for=condition=Established",
+                "crd",
+                "--all",
+                f"--timeout={timeouts.nodes_ready:g}s",
+            ),
         ),
         Step(
             f"install Cilium {cilium} with Helm",
@@ -274,6 +373,38 @@ def up_plan(
         *cilium_ready(kubectl, timeouts),
         *mutual_auth_ready(values, kubeconfig, timeouts),
         *([] if local else cert_manager(arch, versions, helm, timeouts)),
+    ]
+
+
+def node_label_steps(user: UserConfig | None, kubectl: Sequence[str]) -> list[Step]:
+    """The labels the user's BGP and L2 node selectors look for, on every kind node."""
+    from netconform.sources.agreement import node_labels
+
+    labels = node_labels(user.applied) if user else {}
+    if not labels:
+        return []
+    pairs = [f"{key}={value}" for key, value in sorted(labels.items())]
+    return [
+        Step(
+            f"label the nodes as the user's node selectors require: {', '.join(pairs)}",
+            (*kubectl, "label", "nodes", "--all", "--overwrite", *pairs),
+        )
+    ]
+
+
+def lan_steps(arch: Architecture) -> list[Step]:
+    """Where the spec declares the nodes' network: the LAN beside kind (netconform/lan.py)."""
+    if arch.cluster.node_network is None:
+        return []
+    from netconform import lan
+
+    laid_out = lan.plan(arch, kind_node_names(arch))
+    return [
+        Step(
+            f"attach the nodes to the LAN beside kind: {laid_out.describe()}",
+            ("docker", "network", "create", "--subnet", str(arch.cluster.node_network), "..."),
+            action=lambda: lan.create(laid_out),
+        )
     ]
 
 
@@ -403,12 +534,29 @@ def down_plan(
             ),
             action=lambda: kind_cluster(name, kubeconfig, None, versions).delete(),
         ),
+        *(
+            [
+                Step(
+                    "remove the LAN beside kind",
+                    ("docker", "network", "rm", f"netconform-{name}-lan"),
+                    action=lambda: _remove_lan(arch),
+                )
+            ]
+            if arch.cluster.node_network
+            else []
+        ),
         Step(
             "remove kind's Docker network if no other cluster uses it",
             ("docker", "network", "rm", "kind"),
             action=lambda: _remove_network_if_unused("kind"),
         ),
     ]
+
+
+def _remove_lan(arch: Architecture) -> None:
+    from netconform import lan
+
+    lan.remove(lan.plan(arch, []))
 
 
 def _remove_network_if_unused(network: str) -> None:

@@ -13,10 +13,14 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from netconform import dns as render
-from netconform.external_targets import KIND_NETWORK, docker, kind_address, remove, run_labels
+from netconform.external_targets import address_of, docker, placed, remove, run_labels
 from netconform.spec import Dns
+
+if TYPE_CHECKING:
+    from netconform.lan import Lan
 
 UPSTREAM = "upstream"
 CONFIG_DIR = "/etc/coredns"
@@ -25,7 +29,7 @@ CONFIG_DIR = "/etc/coredns"
 @dataclass(frozen=True)
 class DnsServers:
     containers: dict[str, str]  # zone name, or UPSTREAM -> container
-    addresses: dict[str, str]  # the same keys -> address on kind's network
+    addresses: dict[str, str]  # the same keys -> address beside kind
     files: Path
 
     def logged(self) -> dict[str, set[str]]:
@@ -43,23 +47,34 @@ def zone_files(dns: Dns) -> dict[str, dict[str, str]]:
     return files
 
 
-def start(dns: Dns, run: str, image: str) -> DnsServers:
-    """Every server running, or none: a failure removes what was started."""
+def declared_addresses(dns: Dns) -> dict[str, str]:
+    """Where the spec says each server is: a zone's first forward target, the first upstream."""
+    found = {zone.name: str(zone.forward_to[0]) for zone in dns.zones}
+    if dns.upstream:
+        found[UPSTREAM] = str(dns.upstream[0])
+    return found
+
+
+def start(dns: Dns, run: str, image: str, lan: Lan | None = None) -> DnsServers:
+    """Every server running, at its declared address on the LAN beside kind where there is
+    one, else on kind's network; or none: a failure removes what was started."""
     files = Path(tempfile.mkdtemp(prefix="netconform-dns-"))
     containers: dict[str, str] = {}
+    declared = declared_addresses(dns)
+    addresses: dict[str, str] = {}
     try:
         for server, zones in zone_files(dns).items():
             directory = files / server
             render.write_server(directory, zones, CONFIG_DIR)
             container = f"netconform-{run}-dns-{server.replace('.', '-')}"
             docker(
-                *("run", "-d", "--rm", "--name", container, "--network", KIND_NETWORK),
+                *("run", "-d", "--rm", "--name", container, *placed(lan, declared.get(server))),
                 *run_labels(run),
                 *("-v", f"{directory}:{CONFIG_DIR}:ro"),
                 *(image, "-conf", f"{CONFIG_DIR}/Corefile"),
             )
             containers[server] = container
-        addresses = {server: kind_address(c) for server, c in containers.items()}
+            addresses[server] = address_of(container, lan, declared.get(server))
     except (RuntimeError, OSError):
         remove(*containers.values())
         shutil.rmtree(files, ignore_errors=True)

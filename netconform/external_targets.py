@@ -11,10 +11,14 @@ import shutil
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from netconform.kube import MANAGED_BY
 from netconform.spec import Architecture
 from netconform.workloads import AGENT_FILE, RUN_LABEL
+
+if TYPE_CHECKING:
+    from netconform.lan import Lan
 
 KIND_NETWORK = "kind"
 
@@ -43,26 +47,48 @@ def kind_address(container: str) -> str:
     )
 
 
+def placed(lan: Lan | None, address: str | None) -> list[str]:
+    """`docker run` flags: at `address` on the LAN beside kind where it has a network for it,
+    else anywhere on kind's network."""
+    if lan is not None and address and lan.segment_of(address):
+        return lan.placed(address)
+    return ["--network", KIND_NETWORK]
+
+
+def address_of(container: str, lan: Lan | None, address: str | None) -> str:
+    return (
+        address
+        if lan is not None and address and lan.segment_of(address)
+        else kind_address(container)
+    )
+
+
 def remove(*containers: str) -> None:
     for container in containers:
         subprocess.run(["docker", "rm", "-f", container], capture_output=True, check=False)
 
 
-def start(arch: Architecture, run: str, image: str, agent: Path = AGENT_FILE) -> dict[str, str]:
-    """One serving container per external; returns name -> address on the kind network."""
+def start(
+    arch: Architecture, run: str, image: str, agent: Path = AGENT_FILE, lan: Lan | None = None
+) -> dict[str, str]:
+    """One serving container per external, at its declared address on the LAN beside kind
+    where there is one, else on kind's network; returns name -> address."""
+    from netconform.lan import probe_address
+
     addresses = {}
     for name, external in arch.externals.items():
         tcp = ",".join(str(p.port) for p in external.ports if p.protocol == "TCP")
         udp = ",".join(str(p.port) for p in external.ports if p.protocol == "UDP")
         serve = ["serve", *(["--tcp", tcp] if tcp else []), *(["--udp", udp] if udp else [])]
         container = container_name(run, name)
+        declared = probe_address(external)
         docker(
-            *("run", "-d", "--rm", "--name", container, "--network", KIND_NETWORK),
+            *("run", "-d", "--rm", "--name", container, *placed(lan, declared)),
             *run_labels(run),
             *("-e", f"POD_NAME={name}", "-v", f"{agent}:/agent/agent.py:ro"),
             *(image, "python3", "/agent/agent.py", *serve),
         )
-        addresses[name] = kind_address(container)
+        addresses[name] = address_of(container, lan, declared)
     return addresses
 
 

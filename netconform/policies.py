@@ -5,8 +5,10 @@ cluster-scoped changes are not allowed, one per namespace); every
 workload then gets one CiliumNetworkPolicy holding all of its allowed ingress
 and egress. Cilium scopes a CNP's endpoint selectors to the policy's own
 namespace unless a selector names a namespace, so every peer is selected by
-its environment's namespace label: the run-specific namespace names never
-appear in a rule.
+its environment's namespace: by name where the workloads live in the declared
+namespaces (the reference policies are then ones a user can adopt as written),
+else by the label a run puts on its namespaces, so no run-specific name appears
+in a rule.
 """
 
 from __future__ import annotations
@@ -17,11 +19,9 @@ from collections.abc import Iterator, Mapping
 from netconform.kube import Manifest
 from netconform.matrix import Endpoint, workload_endpoints
 from netconform.spec import WILDCARD, Architecture, Flow, HttpRule, PortSpec
-from netconform.workloads import ENV_LABEL, RUN_LABEL, RunNamespaces
+from netconform.workloads import POD_NAMESPACE, RunNamespaces
 
 CILIUM = "cilium.io/v2"
-NAMESPACE_LABEL = f"k8s:io.cilium.k8s.namespace.labels.{ENV_LABEL}"
-POD_NAMESPACE = "k8s:io.kubernetes.pod.namespace"
 
 
 def _to_ports(ports: list[PortSpec], http: list[HttpRule] | None = None) -> list[Manifest]:
@@ -37,8 +37,10 @@ def _to_ports(ports: list[PortSpec], http: list[HttpRule] | None = None) -> list
     return [rule]
 
 
-def _group_selector(arch: Architecture, group: str, environment: str) -> Manifest:
-    return {"matchLabels": {**arch.groups[group].labels, NAMESPACE_LABEL: environment}}
+def _group_selector(
+    arch: Architecture, layout: RunNamespaces, group: str, environment: str
+) -> Manifest:
+    return {"matchLabels": {**arch.groups[group].labels, **layout.peer_namespace(environment)}}
 
 
 def _groups(arch: Architecture, name: str) -> list[str]:
@@ -50,13 +52,15 @@ def _peer_environments(arch: Architecture, flow: Flow, group: str, home: str) ->
     return [e for e in deployed if flow.across_environments or e == home]
 
 
-def _ingress(arch: Architecture, me: Endpoint, authentication: str, l7: bool) -> Iterator[Manifest]:
+def _ingress(
+    arch: Architecture, layout: RunNamespaces, me: Endpoint, authentication: str, l7: bool
+) -> Iterator[Manifest]:
     assert me.environment is not None
     for flow in arch.policy.flows:
         if me.group not in _groups(arch, flow.to):
             continue
         peers = [
-            _group_selector(arch, source, env)
+            _group_selector(arch, layout, source, env)
             for source in _groups(arch, flow.from_)
             for env in _peer_environments(arch, flow, source, me.environment)
             if flow.environments is None or env in flow.environments
@@ -69,7 +73,9 @@ def _ingress(arch: Architecture, me: Endpoint, authentication: str, l7: bool) ->
             yield rule
 
 
-def _egress(arch: Architecture, me: Endpoint, externals: Mapping[str, str]) -> Iterator[Manifest]:
+def _egress(
+    arch: Architecture, layout: RunNamespaces, me: Endpoint, externals: Mapping[str, str]
+) -> Iterator[Manifest]:
     assert me.environment is not None
     for flow in arch.policy.flows:
         if me.group not in _groups(arch, flow.from_):
@@ -90,7 +96,7 @@ def _egress(arch: Architecture, me: Endpoint, externals: Mapping[str, str]) -> I
             yield {"toCIDR": [str(target)], "toPorts": _to_ports(flow.ports)}
         else:
             peers = [
-                _group_selector(arch, destination, env)
+                _group_selector(arch, layout, destination, env)
                 for destination in _groups(arch, flow.to)
                 for env in _peer_environments(arch, flow, destination, me.environment)
                 if (destination, env) != (me.group, me.environment)
@@ -109,7 +115,7 @@ def _default_deny(arch: Architecture, layout: RunNamespaces, clusterwide: bool) 
                 "apiVersion": CILIUM,
                 "kind": "CiliumClusterwideNetworkPolicy",
                 "metadata": {"name": f"netconform-{layout.run}-default-deny", "labels": labels},
-                "spec": {"endpointSelector": {"matchLabels": {RUN_LABEL: layout.run}}, **deny_all},
+                "spec": {"endpointSelector": layout.default_deny_selector(), **deny_all},
             }
         ]
     return [
@@ -146,8 +152,8 @@ def render(
     rendered = _default_deny(arch, layout, clusterwide) if arch.policy.default == "deny" else []
     for me in workload_endpoints(arch):
         assert me.environment is not None
-        ingress = list(_ingress(arch, me, authentication, l7))
-        egress = list(_egress(arch, me, externals or {}))
+        ingress = list(_ingress(arch, layout, me, authentication, l7))
+        egress = list(_egress(arch, layout, me, externals or {}))
         spec: Manifest = {"endpointSelector": {"matchLabels": dict(arch.groups[me.group].labels)}}
         if ingress:
             spec["ingress"] = ingress

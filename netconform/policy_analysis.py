@@ -38,6 +38,7 @@ from netconform.matrix import (
     workload_endpoints,
 )
 from netconform.matrix import DENIED as EXPECT_DENIED
+from netconform.sources import POLICY_KINDS, UserConfig
 from netconform.spec import Architecture
 from netconform.verdict import Verdict
 from netconform.workloads import RunNamespaces
@@ -78,8 +79,13 @@ def peers(
     return found
 
 
-def policy_manifests(arch: Architecture, layout: RunNamespaces) -> list[Manifest]:
-    """What the suites apply: the user's policy files, else the reference policies."""
+def policy_manifests(
+    arch: Architecture, layout: RunNamespaces, user: UserConfig | None = None
+) -> list[Manifest]:
+    """What the suites apply: the user's policies (the spec's sources, else its policy.paths),
+    else the reference policies."""
+    if user and user.of_kinds(POLICY_KINDS):
+        return [doc.manifest for doc in user.of_kinds(POLICY_KINDS)]
     if arch.policy.paths:
         return [doc for path in arch.policy.paths for doc in documents(Path(path).read_text())]
     return policies.render(arch, layout)

@@ -9,6 +9,7 @@ suite made, or --allow-cluster-changes).
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import secrets
 from collections.abc import Iterator, Mapping
@@ -26,9 +27,10 @@ from netconform.kube import (
 from netconform.matrix import CROSS_NODE, SAME_NODE, Endpoint, workload_endpoints
 from netconform.podexec import PodExec
 from netconform.probing import MatrixProber, ProbeSite
+from netconform.sources import POLICY_KINDS, UserConfig
 from netconform.spec import Architecture
 from netconform.timeouts import Timeouts
-from netconform.workloads import AGENT_ARGV, GROUP_LABEL, RUN_LABEL, RunNamespaces
+from netconform.workloads import AGENT_ARGV, RUN_LABEL, RunNamespaces
 
 log = logging.getLogger(__name__)
 CILIUM = "cilium.io/v2"
@@ -61,6 +63,8 @@ class PolicyRun:
     image: str
     externals: Mapping[str, str] = field(default_factory=dict)
     applied_policies: list[Manifest] = field(default_factory=list)
+    # The user's own files (the spec's sources): their policies are the ones under test.
+    user: UserConfig | None = None
 
     @property
     def kube(self) -> Kube:
@@ -86,7 +90,10 @@ class PolicyRun:
             )
 
     def policy_manifests(self) -> list[Manifest]:
-        """The user's own policy files when the spec names them, else the reference ones."""
+        """The user's own policies (from the spec's sources, or its policy.paths) when the spec
+        names them, else the reference ones."""
+        if self.user and self.user.of_kinds(POLICY_KINDS):
+            return [copy.deepcopy(doc.manifest) for doc in self.user.of_kinds(POLICY_KINDS)]
         if self.arch.policy.paths:
             return [doc for path in self.arch.policy.paths for doc in documents(open(path).read())]
         return self.reference_policies()
@@ -136,7 +143,7 @@ class PolicyRun:
         """One running pod per workload probes; each other workload is probed on a pod on the
         prober's node and on one on another node, where it has them. Services and externals
         by address."""
-        pods = self._running_pods()
+        pods = self.running_pods()
         targets = ProbeTargets()
         core = self.kube.core()
         for endpoint, running in pods.items():
@@ -180,15 +187,14 @@ class PolicyRun:
             targets.sites, targets.addresses, timeout, dns_query, targets.placed, exec_slack
         )
 
-    def _running_pods(self) -> dict[Endpoint, list[Manifest]]:
+    def running_pods(self) -> dict[Endpoint, list[Manifest]]:
         found: dict[Endpoint, list[Manifest]] = {}
         for endpoint in workload_endpoints(self.arch):
             namespace = self.layout.namespace(str(endpoint.environment))
+            assert endpoint.environment is not None
+            selector = self.layout.pod_selector(self.arch, endpoint.group, endpoint.environment)
             pods = self.kube.list(
-                "v1",
-                "Pod",
-                namespace,
-                f"{GROUP_LABEL}={endpoint.group},{RUN_LABEL}={self.layout.run}",
+                "v1", "Pod", namespace, ",".join(f"{k}={v}" for k, v in selector.items())
             )
             running = sorted(
                 (p for p in pods if (p.get("status") or {}).get("phase") == "Running"),
@@ -213,7 +219,8 @@ class PolicyRun:
         for env in self.arch.environments:
             namespace = self.layout.namespace(env)
             if self.kube.get("v1", "Namespace", namespace) is not None:
-                self.kube.delete_namespace(namespace, wait=False)
+                # The declared namespaces are made again by the next run: wait them out.
+                self.kube.delete_namespace(namespace, wait=env in self.layout.declared)
                 removed.append(f"Namespace {namespace}")
         log.info("removed %s", ", ".join(removed) or "nothing")
         return removed
@@ -244,7 +251,7 @@ def remove_leftovers(kube: Kube) -> list[str]:
 def on_kind(kube: Kube, arch: Architecture, image: str, timeout: float) -> Iterator[PolicyRun]:
     """A run of its own on a kind cluster the suite made (cluster changes allowed): the
     outside containers beside it, the workloads ready; all removed after, however it ends."""
-    layout = RunNamespaces(secrets.token_hex(3))
+    layout = RunNamespaces.declared_by(arch, secrets.token_hex(3))
     externals: dict[str, str] = {}
     run = PolicyRun(Target(kube, None, True), arch, layout, image, externals)
     try:

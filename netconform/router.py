@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netconform.checks.bgp_rib import Path as RibPath
 from netconform.checks.bgp_rib import (
@@ -28,9 +28,12 @@ from netconform.checks.bgp_rib import (
     parse_sessions,
 )
 from netconform.exec import DockerExec
-from netconform.external_targets import KIND_NETWORK, docker, kind_address, remove, run_labels
+from netconform.external_targets import address_of, docker, placed, remove, run_labels
 from netconform.frr import BLACKHOLE, DAEMONS, render_frr_conf
 from netconform.spec import Architecture, Peer
+
+if TYPE_CHECKING:
+    from netconform.lan import Lan
 from netconform.workloads import AGENT_ARGV, AGENT_FILE
 
 VTYSH_CONF = "service integrated-vtysh-config\n"
@@ -90,14 +93,16 @@ def start(
     probe_image: str,
     neighbors: Sequence[str],
     agent: Path = AGENT_FILE,
+    lan: Lan | None = None,
 ) -> list[Router]:
-    """One router per declared peer, each with its outside client; removed again if any
-    fails to start."""
+    """One router per declared peer, each with its outside client: at the peer's declared
+    address on the LAN beside kind where there is one, else on kind's network. Removed again
+    if any fails to start."""
     assert arch.bgp is not None
     routers: list[Router] = []
     try:
         for peer in arch.bgp.peers:
-            routers.append(_start_one(arch, peer, run, image, probe_image, neighbors, agent))
+            routers.append(_start_one(arch, peer, run, image, probe_image, neighbors, agent, lan))
     except (RuntimeError, OSError):
         stop(routers)
         raise
@@ -112,6 +117,7 @@ def _start_one(
     probe_image: str,
     neighbors: Sequence[str],
     agent: Path,
+    lan: Lan | None,
 ) -> Router:
     assert arch.bgp is not None
     container = f"netconform-{run}-{peer.name}"
@@ -123,14 +129,14 @@ def _start_one(
         (files / name).write_text(content)
         mounts += ["-v", f"{files / name}:/etc/frr/{name}"]
     docker(
-        *("run", "-d", "--rm", "--name", container, "--network", KIND_NETWORK),
+        *("run", "-d", "--rm", "--name", container, *placed(lan, str(peer.address))),
         *run_labels(run),
         *(arg for cap in CAPABILITIES for arg in ("--cap-add", cap)),
         *mounts,
         image,
     )
     try:
-        address = kind_address(container)
+        address = address_of(container, lan, str(peer.address))
         docker(
             *("run", "-d", "--rm", "--name", client, "--network", f"container:{container}"),
             *run_labels(run),

@@ -294,6 +294,32 @@ class MutualAuth(_Strict):
     required_for: list[Name] = []
 
 
+class CiliumSource(_Strict):
+    """How the user installs Cilium: Helm values files merged in order, or a Flux HelmRelease
+    (named `release`) found in `helm_release` (a file, directory or kustomization that also
+    holds its valuesFrom ConfigMaps and Secrets, and its OCIRepository)."""
+
+    values: list[str] = []
+    helm_release: str | None = None
+    release: Name = "cilium"
+
+
+class Sources(_Strict):
+    """The user's own configuration, tested as written. Paths are relative to the spec file;
+    `root` is the repository root that Flux Kustomizations' paths are relative to."""
+
+    root: str = "."
+    cilium: CiliumSource | None = None
+    # Files, directories or kustomizations: policies, namespaces, pools, BGP, Gateway, issuers.
+    manifests: list[str] = []
+    # The coredns ConfigMap (its Corefile) or a HelmRelease of the CoreDNS chart.
+    coredns: list[str] = []
+
+    @property
+    def used(self) -> bool:
+        return bool(self.cilium or self.manifests or self.coredns)
+
+
 class Architecture(_Strict):
     version: Literal[1]
     cluster: Cluster
@@ -308,6 +334,13 @@ class Architecture(_Strict):
     gateway: Gateway = Gateway()
     encryption: Encryption = Encryption()
     mutual_auth: MutualAuth = MutualAuth()
+    sources: Sources = Sources()
+    # The spec file and its folder, where `sources` paths start (set by `load`).
+    file: str = Field(default="architecture.yaml", exclude=True)
+    base: Path = Field(default=Path("."), exclude=True)
+
+    def source_path(self, relative: str) -> Path:
+        return self.base / relative
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -416,6 +449,12 @@ def _cross_references(arch: Architecture) -> Iterator[tuple[str, str]]:
                 f"gateway.routes[{i}].backend.environment",
                 f"group {route.backend.group!r} is not deployed in {route.backend.environment!r}",
             )
+
+
+def _cilium_source(sources: Sources) -> Iterator[tuple[str, str]]:
+    cilium = sources.cilium
+    if cilium is not None and bool(cilium.values) == bool(cilium.helm_release):
+        yield "sources.cilium", "give values (Helm values files) or helm_release, one of them"
 
 
 def _duplicates(arch: Architecture) -> Iterator[tuple[str, str]]:
@@ -532,6 +571,7 @@ def parse(text: str, source: str = "architecture.yaml") -> Architecture:
         raise SpecError("\n".join(lines)) from None
     problems = [
         *_cross_references(arch),
+        *_cilium_source(arch.sources),
         *_duplicates(arch),
         *_overlapping_pools(arch),
         *_dns_records(arch.dns),
@@ -550,6 +590,16 @@ def _reason(error: Any) -> str:
     return f"{message} (got {error['input']!r})" if error["type"] != "value_error" else message
 
 
+def _source_paths(sources: Sources) -> Iterator[tuple[str, str]]:
+    yield "root", sources.root
+    if sources.cilium:
+        yield from ((f"cilium.values[{i}]", v) for i, v in enumerate(sources.cilium.values))
+        if sources.cilium.helm_release:
+            yield "cilium.helm_release", sources.cilium.helm_release
+    yield from ((f"manifests[{i}]", m) for i, m in enumerate(sources.manifests))
+    yield from ((f"coredns[{i}]", c) for i, c in enumerate(sources.coredns))
+
+
 def load(path: str | Path) -> Architecture:
     path = Path(path)
     try:
@@ -560,11 +610,16 @@ def load(path: str | Path) -> Architecture:
         raise SpecError(
             f"{path}: (document): not UTF-8 text (byte {error.start}): is it the right file?"
         ) from None
-    arch = parse(text, str(path))
+    arch = parse(text, str(path)).model_copy(update={"base": path.parent, "file": str(path)})
     missing = [
         f"{path}: policy.paths[{i}]: no such file {name!r} (relative to the current directory)"
         for i, name in enumerate(arch.policy.paths)
         if not Path(name).is_file()
+    ]
+    missing += [
+        f"{path}: sources.{where}: no such file or directory {name!r} (relative to the spec)"
+        for where, name in _source_paths(arch.sources)
+        if not arch.source_path(name).exists()
     ]
     if missing:
         raise SpecError("\n".join(missing))

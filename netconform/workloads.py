@@ -7,7 +7,8 @@ cleanup can find it, and lives in a namespace `netconform-<run>-<env>`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from netconform.kube import MANAGED_BY, Manifest
@@ -27,17 +28,79 @@ HEADLESS = "-headless"
 MIN_REPLICAS = 2
 
 
+POD_NAMESPACE = "k8s:io.kubernetes.pod.namespace"
+NAMESPACE_LABEL = f"k8s:io.cilium.k8s.namespace.labels.{ENV_LABEL}"
+
+
 @dataclass(frozen=True)
 class RunNamespaces:
-    """Where a run's objects go: one namespace per environment, named after the run."""
+    """Where a run's objects go: one namespace per environment, named after the run; or, on a
+    cluster the suite made, the environments' own namespaces (`declared`, environment ->
+    namespace), created with the labels of the user's Namespace manifests (`namespace_labels`),
+    their pods labelled exactly as the spec's groups, so the user's policies apply as written."""
 
     run: str
+    declared: Mapping[str, str] = field(default_factory=dict)
+    namespace_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def declared_by(
+        cls,
+        arch: Architecture,
+        run: str,
+        namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> RunNamespaces:
+        declared = {name: env.namespace for name, env in arch.environments.items()}
+        return cls(run, declared, dict(namespace_labels or {}))
 
     def namespace(self, environment: str) -> str:
-        return f"netconform-{self.run}-{environment}"
+        return self.declared.get(environment) or f"netconform-{self.run}-{environment}"
 
     def labels(self) -> dict[str, str]:
         return {**MANAGED_BY, RUN_LABEL: self.run}
+
+    def namespace_manifest(self, environment: str) -> Manifest:
+        name = self.namespace(environment)
+        labels = (
+            dict(self.namespace_labels.get(name) or {})
+            if environment in self.declared
+            else {**self.labels(), ENV_LABEL: environment}
+        )
+        return {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": name, "labels": labels},
+        }
+
+    def pod_selector(self, arch: Architecture, group: str, environment: str) -> dict[str, str]:
+        """What finds a group's pods of this run (and is its Deployment's selector)."""
+        if environment in self.declared:
+            return dict(arch.groups[group].labels)
+        return {GROUP_LABEL: group, RUN_LABEL: self.run}
+
+    def pod_labels(self, arch: Architecture, group: str, environment: str) -> dict[str, str]:
+        if environment in self.declared:
+            return dict(arch.groups[group].labels)
+        return {
+            **self.labels(),
+            **arch.groups[group].labels,
+            GROUP_LABEL: group,
+            ENV_LABEL: environment,
+        }
+
+    def peer_namespace(self, environment: str) -> dict[str, str]:
+        """How a policy rule names an environment's namespace: by its name where it is the
+        declared one, else by the label the run puts on it (no run-specific name in a rule)."""
+        if environment in self.declared:
+            return {POD_NAMESPACE: self.declared[environment]}
+        return {NAMESPACE_LABEL: environment}
+
+    def default_deny_selector(self) -> Manifest:
+        """A clusterwide policy's endpoint selector for this run's workloads only."""
+        if self.declared:
+            names = sorted(set(self.declared.values()))
+            return {"matchExpressions": [{"key": POD_NAMESPACE, "operator": "In", "values": names}]}
+        return {"matchLabels": {RUN_LABEL: self.run}}
 
 
 def replicas(arch: Architecture) -> int:
@@ -76,14 +139,7 @@ def render(arch: Architecture, layout: RunNamespaces, image: str) -> list[Manife
     ports = workload_ports(arch)
     out: list[Manifest] = []
     for name in arch.environments:
-        ns_labels = {**labels, ENV_LABEL: name}
-        out.append(
-            {
-                "apiVersion": "v1",
-                "kind": "Namespace",
-                "metadata": {"name": layout.namespace(name), "labels": ns_labels},
-            }
-        )
+        out.append(layout.namespace_manifest(name))
         out.append(agent_config_map(layout.namespace(name), labels))
     for endpoint in workload_endpoints(arch):
         out += _group(arch, endpoint, layout, image, ports)
@@ -148,14 +204,9 @@ def _group(
 ) -> list[Manifest]:
     assert endpoint.environment is not None
     namespace = layout.namespace(endpoint.environment)
-    selector = {GROUP_LABEL: endpoint.group}
-    pod_labels = {
-        **layout.labels(),
-        **arch.groups[endpoint.group].labels,
-        **selector,
-        ENV_LABEL: endpoint.environment,
-    }
-    meta = {"name": endpoint.group, "namespace": namespace, "labels": pod_labels}
+    selector = layout.pod_selector(arch, endpoint.group, endpoint.environment)
+    pod_labels = layout.pod_labels(arch, endpoint.group, endpoint.environment)
+    meta = {"name": endpoint.group, "namespace": namespace, "labels": layout.labels()}
     deployment = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -200,7 +251,11 @@ def headless_service(arch: Architecture, layout: RunNamespaces) -> Manifest:
             "namespace": layout.namespace(str(endpoint.environment)),
             "labels": layout.labels(),
         },
-        "spec": {"clusterIP": "None", "selector": {GROUP_LABEL: endpoint.group}, "ports": ports},
+        "spec": {
+            "clusterIP": "None",
+            "selector": layout.pod_selector(arch, endpoint.group, str(endpoint.environment)),
+            "ports": ports,
+        },
     }
 
 

@@ -68,7 +68,7 @@ def test_helm_values_match_the_chart_schema(
     schemas: Schemas, spec: Path, local: bool, record_property: Callable[[str, object], None]
 ) -> None:
     arch = load(spec)
-    problems = schemas.helm_problems(helm_values(arch, local))
+    problems = schemas.helm_problems(helm_values(arch, local).values)
     used = overlays(arch, local)
     assert not problems, f"{spec.name} (overlays {used}):\n" + "\n".join(problems)
     record_property(HELM_VALUES, 1)
@@ -203,7 +203,7 @@ BROKEN_HELM_VALUES = {
 def test_broken_helm_values_fail_naming_the_path(
     schemas: Schemas, edit: dict[str, Any], path: str, words: str
 ) -> None:
-    values = {**helm_values(load(ROOT / "architecture.yaml")), **edit}
+    values = {**helm_values(load(ROOT / "architecture.yaml")).values, **edit}
     problems = schemas.helm_problems(values)
     assert any(p.startswith(f"{path}: ") and words in p for p in problems), problems
 
