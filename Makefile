@@ -45,7 +45,10 @@ lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
+# kubectl renders kustomizations of a user's tree (built from its module, cached).
+KUBECTL_BUILT = $(PY) -m netconform.offline.gobuild --only kubectl
 check: lint $(ACTIONLINT)
+	$(KUBECTL_BUILT)
 	@mkdir -p reports
 	$(PYTEST) tests --ignore=tests/controlplane --ignore=tests/localcluster --junitxml=reports/check.xml
 
@@ -62,7 +65,9 @@ check-controlplane: controlplane
 # make test IMAGES=local   (no registry access: everything built here, see README)
 CLUSTER ?= kind
 IMAGES ?= registry
-SUITES := $(PYTEST) suites -v --cluster=$(CLUSTER) --images=$(IMAGES) $(if $(TEST),--test='$(TEST)') \
+SPEC ?= architecture.yaml
+SUITES := $(PYTEST) suites -v --cluster=$(CLUSTER) --images=$(IMAGES) --spec=$(SPEC) \
+	$(if $(TEST),--test='$(TEST)') \
 	$(if $(CONTEXT),--kube-context=$(CONTEXT)) $(ARGS)
 
 preflight: venv
@@ -82,7 +87,7 @@ test-policies: analyze preflight
 	$(SUITES) -m "policies or l7" --junitxml=reports/policies.xml
 
 analyze: venv
-	$(PY) -m netconform.cli analyze
+	$(PY) -m netconform.cli --spec $(SPEC) analyze
 
 # The reference manifests of architecture.yaml as files (a staleness test keeps them current).
 manifests: venv

@@ -34,6 +34,8 @@ class LbScenario:
     pools: list[str] = field(default_factory=list)
     # Pod labels the Services select (an echo backend), if any.
     backend: Mapping[str, str] = field(default_factory=dict)
+    # Labels every Service carries: what the user's BGP advertisements select.
+    service_labels: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.namespace = self.namespace or f"netconform-{self.test_id}"
@@ -57,7 +59,22 @@ class LbScenario:
                 "template": {"metadata": {"labels": selector}, "spec": spec},
             },
         }
-        self.kube.apply([workloads.agent_config_map(self.namespace, MANAGED_BY), deployment])
+        # A user's clusterwide default deny must not hide what LB IPAM and BGP are judged on.
+        admit = {
+            "apiVersion": "cilium.io/v2",
+            "kind": "CiliumNetworkPolicy",
+            "metadata": {"name": BACKEND, "namespace": self.namespace, "labels": MANAGED_BY},
+            "spec": {
+                "endpointSelector": {"matchLabels": selector},
+                "ingress": [
+                    {
+                        "fromEntities": ["all"],
+                        "toPorts": [{"ports": [{"port": str(BACKEND_PORT), "protocol": "TCP"}]}],
+                    }
+                ],
+            },
+        }
+        self.kube.apply([workloads.agent_config_map(self.namespace, MANAGED_BY), deployment, admit])
         self.backend = selector
         self.kube.wait_for(
             f"deployment {self.namespace}/{BACKEND} to be available",
@@ -106,7 +123,7 @@ class LbScenario:
             "metadata": {
                 "name": name,
                 "namespace": self.namespace,
-                "labels": {**MANAGED_BY, **chosen},
+                "labels": {**MANAGED_BY, **self.service_labels, **chosen},
                 "annotations": dict(annotations or {}),
             },
             "spec": {"type": "LoadBalancer", "ports": [port_spec]},

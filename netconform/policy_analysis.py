@@ -85,7 +85,7 @@ def policy_manifests(
     """What the suites apply: the user's policies (the spec's sources, else its policy.paths),
     else the reference policies."""
     if user and user.of_kinds(POLICY_KINDS):
-        return [doc.manifest for doc in user.of_kinds(POLICY_KINDS)]
+        return user.manifests(POLICY_KINDS)
     if arch.policy.paths:
         return [doc for path in arch.policy.paths for doc in documents(Path(path).read_text())]
     return policies.render(arch, layout)

@@ -9,13 +9,13 @@ suite made, or --allow-cluster-changes).
 from __future__ import annotations
 
 import contextlib
-import copy
 import logging
 import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from netconform import external_targets, policies, spire, workloads
+from netconform import external_targets, lan, policies, spire, workloads
+from netconform.cluster import kind_node_names
 from netconform.kube import (
     MANAGED_BY_SELECTOR,
     Kube,
@@ -93,7 +93,7 @@ class PolicyRun:
         """The user's own policies (from the spec's sources, or its policy.paths) when the spec
         names them, else the reference ones."""
         if self.user and self.user.of_kinds(POLICY_KINDS):
-            return [copy.deepcopy(doc.manifest) for doc in self.user.of_kinds(POLICY_KINDS)]
+            return self.user.manifests(POLICY_KINDS)
         if self.arch.policy.paths:
             return [doc for path in self.arch.policy.paths for doc in documents(open(path).read())]
         return self.reference_policies()
@@ -254,8 +254,9 @@ def on_kind(kube: Kube, arch: Architecture, image: str, timeout: float) -> Itera
     layout = RunNamespaces.declared_by(arch, secrets.token_hex(3))
     externals: dict[str, str] = {}
     run = PolicyRun(Target(kube, None, True), arch, layout, image, externals)
+    beside = lan.plan(arch, kind_node_names(arch)) if arch.cluster.node_network else None
     try:
-        externals.update(external_targets.start(arch, layout.run, image))
+        externals.update(external_targets.start(arch, layout.run, image, lan=beside))
         run.deploy()
         run.wait_ready(timeout)
         yield run

@@ -451,10 +451,16 @@ def _cross_references(arch: Architecture) -> Iterator[tuple[str, str]]:
             )
 
 
-def _cilium_source(sources: Sources) -> Iterator[tuple[str, str]]:
-    cilium = sources.cilium
+def _sources(arch: Architecture) -> Iterator[tuple[str, str]]:
+    cilium = arch.sources.cilium
     if cilium is not None and bool(cilium.values) == bool(cilium.helm_release):
         yield "sources.cilium", "give values (Helm values files) or helm_release, one of them"
+    if (arch.sources.manifests or arch.sources.coredns) and arch.cluster.node_network is None:
+        yield (
+            "sources",
+            "your files name addresses (BGP peers, DNS servers, egress CIDRs): declare "
+            "cluster.node_network, the LAN they live on, so a run can place them there",
+        )
 
 
 def _duplicates(arch: Architecture) -> Iterator[tuple[str, str]]:
@@ -571,7 +577,7 @@ def parse(text: str, source: str = "architecture.yaml") -> Architecture:
         raise SpecError("\n".join(lines)) from None
     problems = [
         *_cross_references(arch),
-        *_cilium_source(arch.sources),
+        *_sources(arch),
         *_duplicates(arch),
         *_overlapping_pools(arch),
         *_dns_records(arch.dns),

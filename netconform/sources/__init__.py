@@ -8,10 +8,12 @@ dropped or silently deployed.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from netconform.sources import agreement
 from netconform.sources.helm import CiliumInstall, from_helm_release, from_values_files
@@ -63,6 +65,10 @@ class UserConfig:
 
     def of_kinds(self, kinds: frozenset[str]) -> list[Sourced]:
         return [d for d in self.applied if d.kind in kinds]
+
+    def manifests(self, kinds: frozenset[str]) -> list[dict[str, Any]]:
+        """Copies of the applied objects of these kinds, to hand to the API server as written."""
+        return [copy.deepcopy(d.manifest) for d in self.of_kinds(kinds)]
 
     def namespaces(self) -> dict[str, Sourced]:
         return {d.name: d for d in self.of_kinds(frozenset({"Namespace"}))}

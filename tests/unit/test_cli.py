@@ -222,7 +222,8 @@ def test_analyze_passes_the_reference_policies_and_names_a_broken_one(
     flows = [f for f in arch.policy.flows if f.name != "backend-to-db"]
     broken = arch.model_copy(update={"policy": arch.policy.model_copy(update={"flows": flows})})
     path = tmp_path / "broken.yaml"
-    path.write_text(yaml.safe_dump_all(policies.render(broken, RunNamespaces.declared_by(load(ROOT / "architecture.yaml"), REFERENCE_RUN))))
+    layout = RunNamespaces.declared_by(arch, REFERENCE_RUN)
+    path.write_text(yaml.safe_dump_all(policies.render(broken, layout)))
     assert main(["--spec", str(ROOT / "architecture.yaml"), "analyze", str(path)]) == 1
     out = capsys.readouterr().out
     assert "analyzer: 2 of 154 cells wrong" in out
@@ -265,7 +266,7 @@ def test_analyze_reports_a_required_flow_its_policies_allow_without_authenticati
     assert arch.mutual_auth.required_for == ["backend-to-db"]
     unauthenticated = arch.model_copy(update={"mutual_auth": MutualAuth()})
     path = tmp_path / "no-auth.yaml"
-    rendered = policies.render(unauthenticated, RunNamespaces.declared_by(load(ROOT / "architecture.yaml"), REFERENCE_RUN))
+    rendered = policies.render(unauthenticated, RunNamespaces.declared_by(arch, REFERENCE_RUN))
     path.write_text(yaml.safe_dump_all(rendered))
     assert main(["--spec", str(ROOT / "architecture.yaml"), "analyze", str(path)]) == 1
     out = capsys.readouterr().out
