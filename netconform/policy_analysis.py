@@ -146,6 +146,21 @@ def unauthenticated(
     ]
 
 
+def selecting(
+    manifests: Sequence[Manifest], known: Mapping[Endpoint, Peer], cell: Cell
+) -> dict[str, list[str]]:
+    """The policies whose rules hold a cell's ends: the source's egress, the destination's
+    ingress (each by kind, namespace and name), so a wrong cell points at what to read."""
+    entries = entries_of(manifests)
+    ends = {"egress": (known[cell.source], False), "ingress": (known[cell.destination], True)}
+    return {
+        direction: sorted(
+            {e.policy for e in entries if e.ingress == ingress and e.subject.matches(peer)}
+        )
+        for direction, (peer, ingress) in ends.items()
+    }
+
+
 def rule_findings(
     arch: Architecture, manifests: Sequence[Manifest], layout: RunNamespaces
 ) -> list[str]:

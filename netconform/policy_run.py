@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from netconform import external_targets, lan, policies, spire, workloads
+from netconform import external_targets, lan, policies, policy_analysis, spire, workloads
 from netconform.cluster import kind_node_names
 from netconform.kube import (
     MANAGED_BY_SELECTOR,
@@ -24,7 +24,7 @@ from netconform.kube import (
     documents,
     recent_events,
 )
-from netconform.matrix import CROSS_NODE, SAME_NODE, Endpoint, workload_endpoints
+from netconform.matrix import CROSS_NODE, SAME_NODE, Cell, Endpoint, workload_endpoints
 from netconform.podexec import PodExec
 from netconform.probing import MatrixProber, ProbeSite
 from netconform.sources import POLICY_KINDS, UserConfig
@@ -130,6 +130,23 @@ class PolicyRun:
         server = spire.Spire(self.kube, self.target.context)
         namespaces = [self.layout.namespace(env) for env in self.arch.environments]
         spire.wait_ready(server, timeouts, lambda: server.identities(namespaces), log.info)
+
+    def policies_of(self, cell: Cell) -> list[str]:
+        """Which applied policies hold the cell's ends, with the file each came from."""
+        known = policy_analysis.peers(self.arch, self.layout, self.externals)
+        found = policy_analysis.selecting(self.applied_policies, known, cell)
+        lines = []
+        for direction, names in found.items():
+            end = cell.source if direction == "egress" else cell.destination
+            named = ", ".join(self._with_origin(name) for name in names) or "none (default allow)"
+            lines.append(f"policies: {direction} of {end.name}: {named}")
+        return lines
+
+    def _with_origin(self, policy: str) -> str:
+        kind, _, where = policy.partition(" ")
+        namespace, _, name = where.rpartition("/")
+        origin = self.user.origin_of(kind, name, namespace or None) if self.user else ""
+        return f"{policy} ({origin})" if origin else policy
 
     def remove_policies(self) -> None:
         for policy in self.applied_policies:

@@ -100,7 +100,11 @@ class Tree:
             return _parse(path.read_text(encoding="utf-8"), self.origin(path))
         marker = next((path / n for n in KUSTOMIZATION_FILES if (path / n).is_file()), None)
         if marker is not None:
-            return _parse(self.kustomize(path), self.origin(marker))
+            files = self._resource_files(marker)
+            return [
+                Sourced(d.manifest, files.get((d.kind, d.name), d.origin))
+                for d in _parse(self.kustomize(path), self.origin(marker))
+            ]
         return [
             doc
             for child in sorted(path.rglob("*"))
@@ -116,6 +120,27 @@ class Tree:
             and not any(part.startswith(".") for part in child.relative_to(path).parts)
             for doc in self._documents(child)
         ]
+
+    def _resource_files(self, marker: Path) -> dict[tuple[str, str], str]:
+        """(kind, name) -> the file under a kustomization that holds it, its bases followed:
+        a failure can name the file a person edits, not only the kustomization."""
+        try:
+            config = yaml.safe_load(marker.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError:
+            return {}
+        found: dict[tuple[str, str], str] = {}
+        for resource in [*(config.get("resources") or []), *(config.get("bases") or [])]:
+            path = marker.parent / str(resource)
+            inner = next((path / n for n in KUSTOMIZATION_FILES if (path / n).is_file()), None)
+            if inner is not None:
+                found.update(self._resource_files(inner))
+            elif path.is_file():
+                try:
+                    docs = _parse(path.read_text(encoding="utf-8"), self.origin(path))
+                except SourceError:
+                    continue
+                found.update({(d.kind, d.name): d.origin for d in docs})
+        return found
 
     def _inside_a_kustomization(self, file: Path, top: Path) -> bool:
         """Files a kustomization below `top` renders itself (Flux builds those as a unit)."""
@@ -152,10 +177,12 @@ def _parse(text: str, origin: str) -> list[Sourced]:
             continue
         if not isinstance(doc, dict) or "kind" not in doc:
             raise SourceError(f"{origin}: document {number} is not a Kubernetes object")
-        if doc["kind"] == "List":
-            out += [Sourced(item, origin) for item in doc.get("items") or []]
-        else:
-            out.append(Sourced(doc, origin))
+        for item in doc.get("items") or [] if doc["kind"] == "List" else [doc]:
+            if not _namespaced(item):
+                # kustomize's namespace lands on kinds it does not know are cluster-scoped;
+                # the API server, and Flux, ignore it there.
+                (item.get("metadata") or {}).pop("namespace", None)
+            out.append(Sourced(item, origin))
     return out
 
 

@@ -77,7 +77,7 @@ def test_a_flux_kustomization_is_followed_with_its_namespace_and_variables(tmp_p
     assert {d.kind for d in docs} == {"Kustomization", "CiliumNetworkPolicy", "Deployment"}
 
 
-def test_a_kustomization_renders_its_files_once(tmp_path: Path) -> None:
+def test_a_kustomization_renders_its_files_each_named_after_its_file(tmp_path: Path) -> None:
     write(
         tmp_path,
         {
@@ -87,7 +87,7 @@ def test_a_kustomization_renders_its_files_once(tmp_path: Path) -> None:
     )
     docs = Tree(tmp_path, fake_kustomize).read(tmp_path / "apps")
     assert [(d.kind, d.namespace, d.origin) for d in docs] == [
-        ("CiliumNetworkPolicy", "staging", "apps/kustomization.yaml")
+        ("CiliumNetworkPolicy", "staging", "apps/policy.yaml")
     ]
 
 
@@ -162,8 +162,8 @@ def test_the_example_reads_as_flux_would_apply_it(kubectl: str) -> None:
     assert ("CiliumNetworkPolicy", "ops", "monitoring") in policies  # Flux's targetNamespace
     assert ("CiliumNetworkPolicy", "staging", "db") in policies  # kustomize's namespace
     assert ("CiliumClusterwideNetworkPolicy", None, "default-deny") in policies
-    assert "not applied: Deployment prod/frontend (apps/prod/kustomization.yaml), not the " \
-        "suite's business" in user.not_applied  # fmt: skip
+    assert "not applied: Deployment prod/frontend (apps/base/frontend/deployment.yaml), not " \
+        "the suite's business" in user.not_applied  # fmt: skip
     assert user.namespace_labels()["prod"]["environment"] == "prod"
     assert user.corefile is not None and "home.arpa:53" in user.corefile[0]
 
