@@ -27,6 +27,7 @@ from netconform.timeouts import DEFAULT as DEFAULT_TIMEOUTS
 from netconform.timeouts import Timeouts
 
 if TYPE_CHECKING:
+    from netconform.lan import Lan
     from netconform.sources import UserConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -152,6 +153,9 @@ def project_values(
         )
     # kube-proxy replacement reaches the API server directly, not through a Service.
     values["k8sServiceHost"] = f"{arch.cluster.name}-control-plane"
+    if arch.cluster.node_network is not None:
+        # Detection takes only NICs with a default route: the LAN's would be left out.
+        values["devices"] = "eth+"
     return values
 
 
@@ -206,6 +210,7 @@ def helm_values(
         arch.cluster.name,
         ipaddress.ip_network(networking["podSubnet"]),
         ipaddress.ip_network(networking["serviceSubnet"]),
+        lan=arch.cluster.node_network is not None,
     )
     values, made = for_kind(cilium.values, shape, overlay, local_overlay_why)
     return CiliumValues(values, cilium.origins, tuple(made))
@@ -403,9 +408,18 @@ def lan_steps(arch: Architecture) -> list[Step]:
         Step(
             f"attach the nodes to the LAN beside kind: {laid_out.describe()}",
             ("docker", "network", "create", "--subnet", str(arch.cluster.node_network), "..."),
-            action=lambda: lan.create(laid_out),
+            action=lambda: _made(laid_out),
         )
     ]
+
+
+def _made(laid_out: Lan) -> None:
+    from netconform import lan
+
+    try:
+        lan.create(laid_out)
+    except lan.LanError as error:
+        raise StepFailed(str(error)) from None
 
 
 def mutual_auth_ready(

@@ -56,6 +56,7 @@ class Segment:
     subnet: Network
     gateway: str
     nodes: dict[str, str] = field(default_factory=dict)  # node -> its address here
+    purpose: str = "the nodes' network (cluster.node_network)"
 
     def holds(self, address: str) -> bool:
         return ipaddress.ip_address(address) in self.subnet
@@ -96,31 +97,35 @@ def plan(arch: Architecture, nodes: Sequence[str]) -> Lan:
     if base is None:
         return Lan()
     taken = claimed(arch)
-    subnets: list[Network] = [base]
-    for address in taken:
+    subnets: dict[Network, str] = {base: "the nodes' network (cluster.node_network)"}
+    for address, what in taken.items():
         ip = ipaddress.ip_address(address)
         if not any(ip in s for s in subnets):
             around = _around(ip)
             clash = next((s for s in subnets if s.overlaps(around)), None)
             if clash is not None:
-                raise LanError(f"{address} ({taken[address]}): {around} would overlap {clash}")
-            subnets.append(around)
+                raise LanError(f"{address} ({what}): {around} would overlap {clash}")
+            subnets[around] = f"{what} ({address})"
     prefix = f"netconform-{arch.cluster.name}-lan"
     return Lan(
         tuple(
-            _segment(f"{prefix}{i or ''}", subnet, nodes, taken) for i, subnet in enumerate(subnets)
+            _segment(f"{prefix}{i or ''}", subnet, nodes, taken, purpose)
+            for i, (subnet, purpose) in enumerate(subnets.items())
         )
     )
 
 
-def _segment(name: str, subnet: Network, nodes: Sequence[str], taken: Iterable[str]) -> Segment:
+def _segment(
+    name: str, subnet: Network, nodes: Sequence[str], taken: Iterable[str], purpose: str
+) -> Segment:
     used = set(taken)
     free = (str(h) for h in reversed(list(subnet.hosts())) if str(h) not in used)
     picked = [next(free, None) for _ in range(len(nodes) + 1)]
     if None in picked:
         raise LanError(f"{subnet} has too few free addresses for {len(nodes)} nodes")
     gateway, *addresses = picked
-    return Segment(name, subnet, str(gateway), dict(zip(nodes, map(str, addresses), strict=True)))
+    placed = dict(zip(nodes, map(str, addresses), strict=True))
+    return Segment(name, subnet, str(gateway), placed, purpose)
 
 
 def create(lan: Lan) -> None:
@@ -131,15 +136,34 @@ def create(lan: Lan) -> None:
             attached = docker("network", "inspect", "-f", "{{range .Containers}}{{.Name}} {{end}}",
                               segment.name).split()  # fmt: skip
         except RuntimeError:
-            docker(
-                "network", "create", "--driver", "bridge", "--subnet", str(segment.subnet),
-                "--gateway", segment.gateway, "--label", "app.kubernetes.io/managed-by=netconform",
-                segment.name,
-            )  # fmt: skip
+            try:
+                docker(
+                    "network", "create", "--driver", "bridge", "--subnet", str(segment.subnet),
+                    "--gateway", segment.gateway, "--label",
+                    "app.kubernetes.io/managed-by=netconform", segment.name,
+                )  # fmt: skip
+            except RuntimeError as error:
+                raise LanError(
+                    f"cannot make {segment.subnet} beside kind for {segment.purpose}: "
+                    f"{str(error).rsplit(': ', 1)[-1]}; Docker's networks hold "
+                    f"{', '.join(_docker_subnets()) or 'nothing'}: choose addresses outside them"
+                ) from None
             attached = []
         for node, address in segment.nodes.items():
             if node not in attached:
                 docker("network", "connect", "--ip", address, segment.name, node)
+
+
+def _docker_subnets() -> list[str]:
+    names = docker("network", "ls", "--format", "{{.Name}}").split()
+    return [
+        subnet
+        for name in names
+        for subnet in docker(
+            "network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}} {{end}}", name
+        ).split()
+        if ":" not in subnet
+    ]
 
 
 def remove_network(name: str) -> None:

@@ -13,6 +13,7 @@ import logging
 import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from netconform import external_targets, lan, policies, policy_analysis, spire, workloads
 from netconform.cluster import kind_node_names
@@ -89,14 +90,19 @@ class PolicyRun:
                 timeout,
             )
 
-    def policy_manifests(self) -> list[Manifest]:
+    def policy_manifests(self, authentication: str = "required") -> list[Manifest]:
         """The user's own policies (from the spec's sources, or its policy.paths) when the spec
-        names them, else the reference ones."""
+        names them, else the reference ones; every rule that requires mutual authentication
+        requires it in `authentication` (Cilium's test-always-fail shows what an
+        unauthenticated peer meets)."""
         if self.user and self.user.of_kinds(POLICY_KINDS):
-            return self.user.manifests(POLICY_KINDS)
-        if self.arch.policy.paths:
-            return [doc for path in self.arch.policy.paths for doc in documents(open(path).read())]
-        return self.reference_policies()
+            found = self.user.manifests(POLICY_KINDS)
+        elif self.arch.policy.paths:
+            paths = self.arch.policy.paths
+            found = [doc for path in paths for doc in documents(Path(path).read_text())]
+        else:
+            return self.reference_policies(authentication=authentication)
+        return found if authentication == "required" else _authenticating(found, authentication)
 
     def reference_policies(
         self, arch: Architecture | None = None, authentication: str = "required", l7: bool = False
@@ -231,8 +237,11 @@ class PolicyRun:
 
     def cleanup(self) -> list[str]:
         """Remove everything of this run: its namespaces and anything cluster-scoped it made."""
+        # The user's own policies carry none of the run's labels: remove them by name.
+        removed = [f"{p['kind']} {p['metadata']['name']}" for p in self.applied_policies]
+        self.remove_policies()
         selector = f"{RUN_LABEL}={self.layout.run}"
-        removed = self.kube.delete_by_label([CLUSTER_SCOPED_POLICY], selector)
+        removed += self.kube.delete_by_label([CLUSTER_SCOPED_POLICY], selector)
         for env in self.arch.environments:
             namespace = self.layout.namespace(env)
             if self.kube.get("v1", "Namespace", namespace) is not None:
@@ -241,6 +250,15 @@ class PolicyRun:
                 removed.append(f"Namespace {namespace}")
         log.info("removed %s", ", ".join(removed) or "nothing")
         return removed
+
+
+def _authenticating(manifests: list[Manifest], mode: str) -> list[Manifest]:
+    for manifest in manifests:
+        for spec in [manifest.get("spec") or {}, *(manifest.get("specs") or [])]:
+            for rule in [*(spec.get("ingress") or []), *(spec.get("egress") or [])]:
+                if (rule.get("authentication") or {}).get("mode") == "required":
+                    rule["authentication"] = {"mode": mode}
+    return manifests
 
 
 # Cluster-scoped kinds a run may create: policies, and the BGP and LB IPAM suites' objects.

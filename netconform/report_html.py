@@ -87,6 +87,30 @@ def _check(check: Mapping[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def _configuration(configuration: Mapping[str, Any] | None) -> str:
+    """Where the run's configuration came from: what kind changed, every object and its file."""
+    if not configuration:
+        return ""
+    overrides = "".join(
+        f"<tr><td>{escape(o['key'])}</td><td>{escape(o['theirs'])}</td>"
+        f"<td>{escape(o['ours'])}</td><td>{escape(o['why'])}"
+        f"{'; ' + escape(o['claim']) if o['claim'] else ''}</td></tr>"
+        for o in configuration["overrides"]
+    )
+    listed = {
+        name: "".join(f"<li>{escape(line)}</li>" for line in configuration[name])
+        for name in ("applied", "not_applied")
+    }
+    return (
+        "<h2>Your configuration</h2>"
+        f"<p>Cilium values from {escape(', '.join(configuration['cilium_values_from']))}</p>"
+        '<table class="versions"><tr><th>changed for kind</th><th>yours</th><th>ours</th>'
+        f"<th>why</th></tr>{overrides}</table>"
+        f"<h3>Applied as written</h3><ul>{listed['applied']}</ul>"
+        f"<h3>Never applied</h3><ul>{listed['not_applied']}</ul>"
+    )
+
+
 def render(run: Mapping[str, Any]) -> str:
     by_suite: dict[str, list[str]] = defaultdict(list)
     for check in run["checks"]:
@@ -108,6 +132,7 @@ def render(run: Mapping[str, Any]) -> str:
         '<!doctype html><html><head><meta charset="utf-8">'
         f"<title>netconform run {escape(run['run'])}</title><style>{STYLE}</style></head><body>"
         f"<h1>netconform run {escape(run['run'])}</h1><ul>{suites}</ul>{checks}"
+        f"{_configuration(run.get('configuration'))}"
         f'<h2>Versions</h2><table class="versions">{versions}</table>'
         f"<p>spec sha256 {escape(run['spec_sha256'])}, started {escape(run['started'])}</p>"
         "</body></html>\n"

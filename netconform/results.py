@@ -60,9 +60,14 @@ class ResultsError(ValueError):
 
 
 def document(
-    run: str, started: str, versions: Mapping[str, str], spec_sha256: str, checks: Sequence[Check]
+    run: str,
+    started: str,
+    versions: Mapping[str, str],
+    spec_sha256: str,
+    checks: Sequence[Check],
+    configuration: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    made = {
+    made: dict[str, Any] = {
         "format": FORMAT,
         "run": run,
         "started": started,
@@ -77,6 +82,8 @@ def document(
             for check in checks
         ],
     }
+    if configuration is not None:
+        made["configuration"] = dict(configuration)
     validate(made, run)
     return made
 

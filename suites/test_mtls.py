@@ -54,8 +54,8 @@ def test_the_required_flows_are_authenticated_and_connect(
 
 @pytest.fixture
 def always_failing(policy_run: PolicyRun, without_policies: PolicyRun) -> Iterator[PolicyRun]:
-    """The reference policies with every required flow's authentication always failing."""
-    policy_run.apply_policies(policy_run.reference_policies(authentication=ALWAYS_FAIL))
+    """The policies under test with every required authentication always failing."""
+    policy_run.apply_policies(policy_run.policy_manifests(authentication=ALWAYS_FAIL))
     yield policy_run
     policy_run.remove_policies()
 

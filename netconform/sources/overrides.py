@@ -86,11 +86,13 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 @dataclass(frozen=True)
 class KindShape:
-    """What the rules need of the kind cluster: its name and its pod and Service ranges."""
+    """What the rules need of the kind cluster: its name, its pod and Service ranges, and
+    whether its nodes sit on a LAN beside it."""
 
     name: str
     pod_cidr: Network
     service_cidr: Network
+    lan: bool = False  # nodes have NICs on the LAN beside kind
 
 
 Rule = Callable[[Values, KindShape], Changes]
@@ -103,9 +105,15 @@ def _api_server(values: Values, kind: KindShape) -> Changes:
 
 
 def _hardware(values: Values, kind: KindShape) -> Changes:
-    for key in ("devices", "nodePort.directRoutingDevice", "MTU"):
+    for key in ("nodePort.directRoutingDevice", "MTU"):
         if get(values, key) is not None:
             yield key, None, "names the user's NICs or link MTU; kind's nodes detect their own", ""
+    if kind.lan:
+        # Detection takes only NICs with a default route: the LAN's would be left out.
+        why = "a kind node's NICs: kind's network (eth0) and the LAN beside it (eth1 and on)"
+        yield "devices", "eth+", why, ""
+    elif get(values, "devices") is not None:
+        yield "devices", None, "names the user's NICs; kind's nodes detect their own", ""
 
 
 def _service_monitors(values: Values, kind: KindShape) -> Changes:

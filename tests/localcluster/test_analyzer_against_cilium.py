@@ -19,11 +19,9 @@ from netconform.engine import ReachabilityEngine
 from netconform.kube import Manifest
 from netconform.policy_analysis import predicted_matrix, predictions
 from netconform.policy_run import PolicyRun
-from netconform.workloads import ENV_LABEL, RUN_LABEL
 
 CILIUM = "cilium.io/v2"
-NS_LABEL = f"k8s:io.cilium.k8s.namespace.labels.{ENV_LABEL}"
-PROD_FRONTEND = {"app": "frontend", NS_LABEL: "prod"}
+NAMESPACE_NAME = "kubernetes.io/metadata.name"
 GHOST = {"app": "ghost"}
 # A wrong prediction shows at once; the default convergence would wait out its whole timeout.
 BROKEN = Convergence(timeout=20, consistent_rounds=2)
@@ -32,8 +30,15 @@ BROKEN = Convergence(timeout=20, consistent_rounds=2)
 def ccnp(run: PolicyRun, name: str, spec: Manifest) -> Manifest:
     """A clusterwide policy that only ever selects this run's pods."""
     selector = spec.get("endpointSelector") or {}
-    labels = {**selector.get("matchLabels", {}), RUN_LABEL: run.layout.run}
-    spec = {**spec, "endpointSelector": {**selector, "matchLabels": labels}}
+    own = run.layout.default_deny_selector()
+    merged = {
+        key: [*selector.get(key, []), *own.get(key, [])]
+        if key == "matchExpressions"
+        else {**selector.get(key, {}), **own.get(key, {})}
+        for key in ("matchLabels", "matchExpressions")
+        if key in selector or key in own
+    }
+    spec = {**spec, "endpointSelector": merged}
     meta = {"name": f"nc-{run.layout.run}-{name}", "labels": run.layout.labels()}
     return {
         "apiVersion": CILIUM,
@@ -95,7 +100,8 @@ SCENARIOS: dict[str, Callable[[PolicyRun], list[Manifest]]] = {
         ccnp(run, "allow-all", {"endpointSelector": {}, "ingress": [{"fromEntities": ["all"]}]}),
         cnp(run, "prod", "deny-frontend", {
             "endpointSelector": {},
-            "ingressDeny": [{"fromEndpoints": [{"matchLabels": PROD_FRONTEND}]}],
+            "ingressDeny": [{"fromEndpoints": [{"matchLabels": {
+                "app": "frontend", **run.layout.peer_namespace("prod")}}]}],
         }),
     ],
     "a policy that selects nothing": lambda run: [
@@ -117,14 +123,16 @@ SCENARIOS: dict[str, Callable[[PolicyRun], list[Manifest]]] = {
         netpol(run, "ops", {
             "podSelector": {},
             "policyTypes": ["Ingress"],
-            "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {ENV_LABEL: "prod"}}}]}],
+            "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {
+                NAMESPACE_NAME: run.layout.namespace("prod")}}}]}],
         })
     ],
     "deny without default deny": lambda run: [
         cnp(run, "prod", "only-deny", {
             "endpointSelector": {},
             "enableDefaultDeny": {"ingress": False, "egress": False},
-            "ingressDeny": [{"fromEndpoints": [{"matchLabels": {NS_LABEL: "staging"}}]}],
+            "ingressDeny": [{"fromEndpoints": [{"matchLabels": run.layout.peer_namespace(
+                "staging")}]}],
         })
     ],
 }  # fmt: skip

@@ -61,10 +61,11 @@ def cells(*pairs: tuple[str, str, str]) -> frozenset[str]:
 
 
 MISTAKES = {
-    # One clusterwide policy for every environment's database, its peer left without a
-    # namespace: each environment's API now reaches the other's database.
+    # The file holding both ends of the API's database traffic made clusterwide, to serve
+    # every environment at once: its selectors now span every namespace, and each
+    # environment's API reaches the other's database.
     "a clusterwide policy that forgets the namespace": Mistake(
-        "apps/base/db/policy.yaml",
+        "apps/base/backend-to-db.yaml",
         replacing("kind: CiliumNetworkPolicy", "kind: CiliumClusterwideNetworkPolicy"),
         cells(
             ("prod/backend", "staging/db", "5432/TCP"), ("staging/backend", "prod/db", "5432/TCP")
@@ -102,7 +103,7 @@ MISTAKES = {
     # production's API now reaches the rest of the internet.
     "an egress CIDR wider than the partner": Mistake(
         "apps/prod/partner-api.yaml",
-        replacing("198.18.200.10/32", "198.18.200.0/23"),
+        replacing("198.18.150.10/32", "198.18.150.0/23"),
         cells(("prod/backend", "internet", "443/TCP")),
         "connected",
     ),
