@@ -160,7 +160,7 @@ def test_the_example_reads_as_flux_would_apply_it(kubectl: str) -> None:
     assert user.cilium.values["routingMode"] == "native"
     policies = {(d.kind, d.namespace, d.name) for d in user.of_kinds(sources.POLICY_KINDS)}
     assert ("CiliumNetworkPolicy", "ops", "monitoring") in policies  # Flux's targetNamespace
-    assert ("CiliumNetworkPolicy", "staging", "db") in policies  # kustomize's namespace
+    assert ("CiliumNetworkPolicy", "staging", "backend-to-db-ingress") in policies  # kustomize
     assert ("CiliumClusterwideNetworkPolicy", None, "default-deny") in policies
     assert "not applied: Deployment prod/frontend (apps/base/frontend/deployment.yaml), not " \
         "the suite's business" in user.not_applied  # fmt: skip
