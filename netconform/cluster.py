@@ -474,7 +474,13 @@ def cert_manager(
             (
                 *helm, "upgrade", "--install", "cert-manager", "cert-manager", "--repo", repo,
                 "--version", pinned, "--namespace", "cert-manager", "--create-namespace",
-                "--set", "crds.enabled=true", "--wait", f"--timeout={timeouts.cilium_rollout:g}s",
+                "--set", "crds.enabled=true",
+                # A Gateway annotated with an issuer gets its Certificates from cert-manager's
+                # Gateway API support, as a homelab's does.
+                "--set", "config.apiVersion=controller.config.cert-manager.io/v1alpha1",
+                "--set", "config.kind=ControllerConfiguration",
+                "--set", "config.enableGatewayAPI=true",
+                "--wait", f"--timeout={timeouts.cilium_rollout:g}s",
             ),
         )
     ]  # fmt: skip

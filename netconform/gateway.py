@@ -9,6 +9,8 @@ route sits beside the Service it sends to, so no ReferenceGrant is needed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from netconform.checks.gateway_routes import NOT_FOUND, Expected, GatewayRequest, routed_to
 from netconform.checks.gateway_translation import DeclaredRoute
 from netconform.kube import Manifest
@@ -25,6 +27,55 @@ CA_SECRET = "netconform-ca"
 # A name no listener serves: the Gateway must answer it 404.
 UNKNOWN_HOST = "nowhere.home.arpa"
 ROUTE_KINDS = {"HTTP": "HTTPRoute", "HTTPS": "HTTPRoute", "TCP": "TCPRoute", "TLS": "TLSRoute"}
+
+
+@dataclass(frozen=True)
+class Served:
+    """The Gateway a run tests, the project's or the user's: where it is, and per listener the
+    Secret it serves and the cert-manager Certificate that fills that Secret."""
+
+    name: str
+    namespace: str
+    secrets: dict[str, str]
+    certificates: dict[str, str]
+
+    @property
+    def service(self) -> str:
+        return f"cilium-gateway-{self.name}"
+
+
+def served(manifests: list[Manifest], gateway_class: str) -> Served:
+    """From the first Gateway of the class among the manifests. A listener's Certificate is
+    the one naming its Secret, else the one cert-manager's Gateway support makes for an
+    annotated Gateway, which is named after the Secret."""
+    found = next(
+        (
+            m
+            for m in manifests
+            if m.get("kind") == "Gateway"
+            and (m.get("spec") or {}).get("gatewayClassName") == gateway_class
+        ),
+        None,
+    )
+    if found is None:
+        raise ValueError(f"no Gateway of class {gateway_class!r} among the applied objects")
+    secrets = {
+        str(listener["name"]): str(refs[0]["name"])
+        for listener in found["spec"].get("listeners") or []
+        if (refs := (listener.get("tls") or {}).get("certificateRefs"))
+    }
+    by_secret = {
+        str((m.get("spec") or {}).get("secretName")): str(m["metadata"]["name"])
+        for m in manifests
+        if m.get("kind") == "Certificate"
+    }
+    meta = found["metadata"]
+    return Served(
+        meta["name"],
+        meta.get("namespace") or "default",
+        secrets,
+        {listener: by_secret.get(secret, secret) for listener, secret in secrets.items()},
+    )
 
 
 def namespace(layout: RunNamespaces) -> str:

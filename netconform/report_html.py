@@ -99,7 +99,8 @@ def _configuration(configuration: Mapping[str, Any] | None) -> str:
     )
     listed = {
         name: "".join(f"<li>{escape(line)}</li>" for line in configuration[name])
-        for name in ("applied", "not_applied")
+        for name in ("applied", "not_applied", "replaced")
+        if name in configuration
     }
     return (
         "<h2>Your configuration</h2>"
@@ -107,7 +108,8 @@ def _configuration(configuration: Mapping[str, Any] | None) -> str:
         '<table class="versions"><tr><th>changed for kind</th><th>yours</th><th>ours</th>'
         f"<th>why</th></tr>{overrides}</table>"
         f"<h3>Applied as written</h3><ul>{listed['applied']}</ul>"
-        f"<h3>Never applied</h3><ul>{listed['not_applied']}</ul>"
+        + (f"<h3>Changed</h3><ul>{listed['replaced']}</ul>" if listed.get("replaced") else "")
+        + f"<h3>Never applied</h3><ul>{listed['not_applied']}</ul>"
     )
 
 
@@ -115,11 +117,16 @@ def render(run: Mapping[str, Any]) -> str:
     by_suite: dict[str, list[str]] = defaultdict(list)
     for check in run["checks"]:
         by_suite[check["suite"]].append(check["outcome"])
+    claims: dict[str, list[str]] = defaultdict(list)
+    for override in (run.get("configuration") or {}).get("overrides", []):
+        if override.get("suite"):
+            claims[override["suite"]].append(f"{override['key']}: {override['claim']}")
     suites = "".join(
         f"<li>{escape(suite)}: "
         + ", ".join(
             f'<span class="{o}">{outcomes.count(o)} {o}</span>' for o in dict.fromkeys(outcomes)
         )
+        + "".join(f' <em class="claim">({escape(c)})</em>' for c in claims[suite])
         + "</li>"
         for suite, outcomes in sorted(by_suite.items())
     )

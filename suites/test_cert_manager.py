@@ -55,11 +55,12 @@ def short_lived(https: list[Listener], gateway_under_test: GatewayUnderTest) -> 
     renewed just after issue)."""
     listener = https[0]
     kube = gateway_under_test.run.kube
-    namespace = gateway.namespace(gateway_under_test.run.layout)
-    certificate = kube.get(gateway.CERT_MANAGER, "Certificate", listener.name, namespace)
-    assert certificate is not None
+    served = gateway_under_test.served
+    name, namespace = served.certificates[listener.name], served.namespace
+    certificate = kube.get(gateway.CERT_MANAGER, "Certificate", name, namespace)
+    assert certificate is not None, f"no Certificate {namespace}/{name} for {listener.name}"
     original = dict(certificate["spec"])
-    meta = {"name": listener.name, "namespace": namespace}
+    meta = {"name": name, "namespace": namespace}
     head = {"apiVersion": gateway.CERT_MANAGER, "kind": "Certificate", "metadata": meta}
     kube.apply([{**head, "spec": {**original, "duration": "1h", "renewBefore": "59m50s"}}])
     yield listener

@@ -17,6 +17,7 @@ from typing import Any
 
 from netconform.sources import agreement
 from netconform.sources.helm import CiliumInstall, from_helm_release, from_values_files
+from netconform.sources.issuers import Replaced, without_acme
 from netconform.sources.tree import Sourced, SourceError, Tree, kubectl_kustomize
 from netconform.spec import Architecture
 
@@ -69,6 +70,16 @@ class UserConfig:
     def manifests(self, kinds: frozenset[str]) -> list[dict[str, Any]]:
         """Copies of the applied objects of these kinds, to hand to the API server as written."""
         return [copy.deepcopy(d.manifest) for d in self.of_kinds(kinds)]
+
+    def gateway_manifests(self, ca_secret: str) -> tuple[list[dict[str, Any]], list[Replaced]]:
+        """The user's Gateway, routes and cert-manager objects as a run applies them: every ACME
+        issuer signing from the Secret `ca_secret` instead (issuers.without_acme)."""
+        return without_acme(self.manifests(GATEWAY_KINDS | CERT_MANAGER_KINDS), ca_secret)
+
+    @cached_property
+    def replaced_issuers(self) -> tuple[str, ...]:
+        """What a run changes of the user's issuers, each as a line for the report."""
+        return tuple(str(r) for r in self.gateway_manifests("-")[1])
 
     def namespaces(self) -> dict[str, Sourced]:
         return {d.name: d for d in self.of_kinds(frozenset({"Namespace"}))}

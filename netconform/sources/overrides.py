@@ -25,6 +25,7 @@ class Override:
     ours: Any
     why: str
     claim: str = ""  # what a suite cannot claim because of this change, if anything
+    suite: str = ""  # the suite that claim is about
 
     def __str__(self) -> str:
         text = f"{self.key}: {_shown(self.theirs)} -> {_shown(self.ours)} ({self.why})"
@@ -37,6 +38,7 @@ class Override:
             "ours": _shown(self.ours),
             "why": self.why,
             "claim": self.claim,
+            "suite": self.suite,
         }
 
 
@@ -79,8 +81,18 @@ def _leaves(values: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, 
 
 
 Values = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a suite can no longer claim once a key is changed."""
+
+    suite: str
+    text: str
+
+
 # (key, ours, why, claim) for each key a rule changes.
-Changes = Iterator[tuple[str, Any, str, str]]
+Changes = Iterator[tuple[str, Any, str, Claim | None]]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -100,26 +112,31 @@ Rule = Callable[[Values, KindShape], Changes]
 
 def _api_server(values: Values, kind: KindShape) -> Changes:
     why = "kube-proxy replacement reaches kind's API server directly"
-    yield "k8sServiceHost", f"{kind.name}-control-plane", why, ""
-    yield "k8sServicePort", 6443, why, ""
+    yield "k8sServiceHost", f"{kind.name}-control-plane", why, None
+    yield "k8sServicePort", 6443, why, None
 
 
 def _hardware(values: Values, kind: KindShape) -> Changes:
     for key in ("nodePort.directRoutingDevice", "MTU"):
         if get(values, key) is not None:
-            yield key, None, "names the user's NICs or link MTU; kind's nodes detect their own", ""
+            yield (
+                key,
+                None,
+                "names the user's NICs or link MTU; kind's nodes detect their own",
+                None,
+            )
     if kind.lan:
         # Detection takes only NICs with a default route: the LAN's would be left out.
         why = "a kind node's NICs: kind's network (eth0) and the LAN beside it (eth1 and on)"
-        yield "devices", "eth+", why, ""
+        yield "devices", "eth+", why, None
     elif get(values, "devices") is not None:
-        yield "devices", None, "names the user's NICs; kind's nodes detect their own", ""
+        yield "devices", None, "names the user's NICs; kind's nodes detect their own", None
 
 
 def _service_monitors(values: Values, kind: KindShape) -> Changes:
     for key, value in _leaves(values):
         if key.endswith("serviceMonitor.enabled") and value is True:
-            yield key, False, "kind has no Prometheus Operator CRDs (Helm would fail)", ""
+            yield key, False, "kind has no Prometheus Operator CRDs (Helm would fail)", None
 
 
 def _kube_proxy(values: Values, kind: KindShape) -> Changes:
@@ -128,7 +145,9 @@ def _kube_proxy(values: Values, kind: KindShape) -> Changes:
             "kubeProxyReplacement",
             True,
             "the kind cluster is made without kube-proxy",
-            "Services here are Cilium's kube-proxy replacement, not kube-proxy",
+            Claim(
+                "test_lb_ipam", "Services here are Cilium's kube-proxy replacement, not kube-proxy"
+            ),
         )
 
 
@@ -136,11 +155,11 @@ def _routing(values: Values, kind: KindShape) -> Changes:
     if get(values, "routingMode") != "native":
         return
     if get(values, "autoDirectNodeRoutes") is not True:
-        yield "autoDirectNodeRoutes", True, "on kind no router routes the pods between nodes", ""
+        yield "autoDirectNodeRoutes", True, "on kind no router routes the pods between nodes", None
     pods = kind.pod_cidr
     native = get(values, "ipv4NativeRoutingCIDR")
     if get(values, "ipam.mode") == "kubernetes" and not _contains(native, pods):
-        yield "ipv4NativeRoutingCIDR", str(pods), f"it must hold kind's pods ({pods})", ""
+        yield "ipv4NativeRoutingCIDR", str(pods), f"it must hold kind's pods ({pods})", None
 
 
 def _pod_pool(values: Values, kind: KindShape) -> Changes:
@@ -151,20 +170,21 @@ def _pod_pool(values: Values, kind: KindShape) -> Changes:
     pools = get(values, key) or ["10.0.0.0/8"]
     services = kind.service_cidr
     if any(_overlaps(pool, services) for pool in pools):
-        yield key, [str(kind.pod_cidr)], f"it overlaps kind's Service range {services}", ""
+        yield key, [str(kind.pod_cidr)], f"it overlaps kind's Service range {services}", None
 
 
 def _ipv6(values: Values, kind: KindShape) -> Changes:
     if get(values, "ipv6.enabled") is True and kind.pod_cidr.version == 4:
-        yield "ipv6.enabled", False, "the kind cluster is IPv4 only", "IPv6 is not tested"
+        why = "the kind cluster is IPv4 only"
+        yield "ipv6.enabled", False, why, Claim("test_allowed_flows", "IPv6 is not tested")
 
 
 def _hubble_relay(values: Values, kind: KindShape) -> Changes:
     why = "the suites read drop reasons (policy vs authentication) through Hubble relay"
     if get(values, "hubble.enabled") is False:
-        yield "hubble.enabled", True, why, ""
+        yield "hubble.enabled", True, why, None
     if get(values, "hubble.relay.enabled") is not True:
-        yield "hubble.relay.enabled", True, why, ""
+        yield "hubble.relay.enabled", True, why, None
 
 
 def _spire_server(values: Values, kind: KindShape) -> Changes:
@@ -175,7 +195,7 @@ def _spire_server(values: Values, kind: KindShape) -> Changes:
             {"runAsUser": 0, "runAsGroup": 0},
             "the chart's server socket directory is root's while SPIRE's image runs as uid "
             "1000, so the server stops at once (cilium/cilium#40533)",
-            "",
+            None,
         )
 
 
@@ -185,10 +205,20 @@ def _kernel(values: Values, kind: KindShape) -> Changes:
             "encryption.enabled",
             False,
             "this machine's kernel has no WireGuard module",
-            "encryption is not tested on this path",
+            Claim("test_wireguard", "encryption is not tested on this path"),
         )
     if get(values, "tunnelProtocol") == "geneve":
-        yield "tunnelProtocol", "vxlan", "this machine's kernel has no GENEVE", ""
+        yield "tunnelProtocol", "vxlan", "this machine's kernel has no GENEVE", None
+    if get(values, "loadBalancer.dsrDispatch") == "geneve" and get(values, "loadBalancer.mode") in (
+        "dsr",
+        "hybrid",
+    ):
+        yield (
+            "loadBalancer.mode",
+            "snat",
+            "DSR dispatches in GENEVE, which this machine's kernel does not have",
+            Claim("test_lb_ipam", "replies leave through the entry node (SNAT), not DSR"),
+        )
 
 
 def _unbuilt(values: Values, kind: KindShape) -> Changes:
@@ -200,12 +230,12 @@ def _unbuilt(values: Values, kind: KindShape) -> Changes:
     }
     for key, why in off.items():
         if get(values, key) is True:
-            yield key, False, why, ""
+            yield key, False, why, None
     if get(values, "hubble.tls.auto.method") == "cronJob":
-        yield "hubble.tls.auto.method", "helm", "certgen's image is not built here", ""
+        yield "hubble.tls.auto.method", "helm", "certgen's image is not built here", None
     for key, _ in _leaves(values):
         if key.rsplit(".", 2)[-2:-1] == ["image"] and key.rsplit(".", 1)[-1] in IMAGE_NAMING:
-            yield key, None, "images are built here under the chart's own names", ""
+            yield key, None, "images are built here under the chart's own names", None
 
 
 IMAGE_NAMING = ("repository", "tag", "digest", "override")
@@ -244,10 +274,11 @@ def for_kind(
     changed = copy.deepcopy(dict(values))
     made: list[Override] = []
 
-    def change(key: str, ours: Any, why: str, claim: str = "") -> None:
+    def change(key: str, ours: Any, why: str, claim: Claim | None = None) -> None:
         theirs = get(changed, key)
         if theirs != ours:
-            made.append(Override(key, theirs, ours, why, claim))
+            said = claim or Claim("", "")
+            made.append(Override(key, theirs, ours, why, said.text, said.suite))
             put(changed, key, ours)
 
     local = local_overlay is not None

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from netconform import gateway, workloads
+from netconform import gateway, sources, workloads
 from netconform.checks.gateway_translation import DeclaredRoute, check_translation
 from netconform.convergence import Convergence, converge
 from netconform.kube import Kube, Manifest, documents
+from netconform.sources import CERT_MANAGER_KINDS
 from netconform.spec import Architecture, load
 from netconform.verdict import Verdict
 from netconform.workloads import RunNamespaces
@@ -223,14 +224,32 @@ def test_a_route_to_a_missing_service_is_not_resolved(
     assert reasons == ["BackendNotFound"], got["status"]
 
 
-def test_the_issuer_and_certificates_pass_a_server_side_dry_run(
-    kube: Kube, deployed: tuple[RunNamespaces, list[Manifest]]
-) -> None:
+@pytest.fixture(scope="module")
+def cert_manager_crds(kube: Kube) -> None:
     crds = [d for path in sorted((CRDS / "cert-manager").glob("*.yaml"))
             for d in documents(path.read_text())]  # fmt: skip
     kube.apply(crds)
+
+
+def test_the_issuer_and_certificates_pass_a_server_side_dry_run(
+    kube: Kube, cert_manager_crds: None, deployed: tuple[RunNamespaces, list[Manifest]]
+) -> None:
     _, rendered = deployed
     issued = [m for m in rendered if m["kind"] in CERT_MANAGER]
     assert {m["kind"] for m in issued} == CERT_MANAGER
     applied = kube.apply(issued, dry_run=True)
     assert [a["metadata"]["name"] for a in applied] == [m["metadata"]["name"] for m in issued]
+
+
+def test_a_users_acme_issuer_and_its_stand_in_pass_a_server_side_dry_run(
+    kube: Kube, cert_manager_crds: None
+) -> None:
+    user = sources.load(load(ROOT / "examples" / "homelab" / "architecture.yaml"))
+    theirs = [m for m in user.manifests(CERT_MANAGER_KINDS) if m["kind"] == "ClusterIssuer"]
+    ours, replaced = user.gateway_manifests(gateway.CA_SECRET)
+    stand_in = [m for m in ours if m["kind"] == "ClusterIssuer"]
+    assert [r.name for r in replaced] == [m["metadata"]["name"] for m in theirs] == ["letsencrypt"]
+    for issuers, signer in ((theirs, "acme"), (stand_in, "ca")):
+        applied = kube.apply(issuers, dry_run=True)
+        assert [a["metadata"]["name"] for a in applied] == ["letsencrypt"]
+        assert list(applied[0]["spec"]) == [signer]

@@ -13,10 +13,11 @@ import pytest
 import yaml
 
 from fixtures.prerequisites import on_ci
-from netconform import sources
+from netconform import gateway, sources
 from netconform.sources.helm import from_helm_release
 from netconform.sources.tree import Sourced, SourceError, Tree
 from netconform.spec import load
+from netconform.workloads import RunNamespaces
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "homelab"
@@ -166,6 +167,41 @@ def test_the_example_reads_as_flux_would_apply_it(kubectl: str) -> None:
         "the suite's business" in user.not_applied  # fmt: skip
     assert user.namespace_labels()["prod"]["environment"] == "prod"
     assert user.corefile is not None and "home.arpa:53" in user.corefile[0]
+
+
+def test_the_examples_gateway_is_served_with_its_acme_issuer_signing_from_the_run_ca(
+    kubectl: str,
+) -> None:
+    user = sources.load(load(EXAMPLE / "architecture.yaml"))
+    objects, replaced = user.gateway_manifests("run-ca")
+    issuer = next(m for m in objects if m["kind"] == "ClusterIssuer")
+    assert (issuer["metadata"]["name"], issuer["spec"]) == (
+        "letsencrypt",
+        {"ca": {"secretName": "run-ca"}},
+    )
+    assert [(r.kind, r.name, r.challenge, r.secret_namespace) for r in replaced] == [
+        ("ClusterIssuer", "letsencrypt", "dns01", "cert-manager")
+    ]
+    assert user.replaced_issuers == (str(replaced[0]),)
+    served = gateway.served(objects, "cilium")
+    assert (served.name, served.namespace, served.service) == (
+        "home",
+        "gateway",
+        "cilium-gateway-home",
+    )
+    # No Certificate among the files: cert-manager makes one for the annotated Gateway, named
+    # after the listener's Secret.
+    assert served.secrets == served.certificates == {"https": "secure-home-arpa-tls"}
+
+
+def test_the_project_gateway_is_served_from_its_rendered_objects() -> None:
+    arch = load(ROOT / "architecture.yaml")
+    layout = RunNamespaces("abc123")
+    served = gateway.served(gateway.render(arch, layout), arch.gateway.class_)
+    assert (served.name, served.namespace) == (gateway.GATEWAY_NAME, gateway.namespace(layout))
+    assert served.secrets == {"https": "https-tls"} and served.certificates == {"https": "https"}
+    with pytest.raises(ValueError, match="no Gateway of class 'other'"):
+        gateway.served(gateway.render(arch, layout), "other")
 
 
 def test_a_spec_that_disagrees_with_the_files_names_both(kubectl: str, tmp_path: Path) -> None:
