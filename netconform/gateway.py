@@ -142,8 +142,9 @@ def _route(route: Route, listener: Listener, layout: RunNamespaces, gateway_ns: 
         spec["rules"] = [{"matches": [match], **sends}]
     else:
         spec["rules"] = [sends]
-    if listener.hostname and kind in ("HTTPRoute", "TLSRoute"):
-        spec["hostnames"] = [listener.hostname]
+    hostname = route.hostname or listener.hostname
+    if hostname and kind in ("HTTPRoute", "TLSRoute"):
+        spec["hostnames"] = [hostname]
     return {
         "apiVersion": GATEWAY_API,
         "kind": kind,
@@ -220,7 +221,7 @@ def declared_routes(arch: Architecture, layout: RunNamespaces) -> list[DeclaredR
             if route.backend
             else "",
             listeners[route.listener].port,
-            listeners[route.listener].hostname,
+            route.hostname or listeners[route.listener].hostname,
             route.path or "/",
             dict(route.headers),
             route.redirect,

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
-from netconform.spec import WILDCARD, Architecture, Flow, PortSpec
+from netconform.spec import ENTITIES, WILDCARD, Architecture, Flow, PortSpec
 
 # The agent's verdicts (DESIGN.md, "Verdicts") that expectations are made of.
 CONNECTED = "connected"
@@ -46,7 +46,7 @@ class Endpoint:
     """Something that can be probed: a workload (env/group), a service or an external."""
 
     name: str
-    kind: str  # "workload" | "service" | "external"
+    kind: str  # "workload" | "service" | "external" | "client" | "entity"
     group: str
     environment: str | None = None
 
@@ -101,7 +101,7 @@ class ExpectedMatrix:
         return sum(1 for value in self.cells.values() if value == expect)
 
 
-_KIND_ORDER = {"workload": 0, "service": 1, "external": 2}
+_KIND_ORDER = {"workload": 0, "service": 1, "external": 2, "client": 3, "entity": 4}
 
 
 def _destination_order(endpoint: Endpoint) -> tuple[int, str]:
@@ -113,6 +113,16 @@ def workload_endpoints(arch: Architecture) -> list[Endpoint]:
         Endpoint(f"{env}/{name}", "workload", name, env)
         for name, group in arch.groups.items()
         for env in group.environments
+    ]
+
+
+def outside_sources(arch: Architecture) -> list[Endpoint]:
+    """The clients and Cilium entities (the Gateway's Envoy, other nodes) that some flow comes
+    from: each is a source of cells to every workload, so what it must not reach shows too."""
+    named = {flow.from_ for flow in arch.policy.flows}
+    return [
+        *(Endpoint(name, "client", name) for name in arch.clients if name in named),
+        *(Endpoint(name, "entity", name) for name in ENTITIES if name in named),
     ]
 
 
@@ -138,6 +148,14 @@ def _destinations(arch: Architecture) -> list[tuple[Endpoint, list[PortSpec]]]:
 
 
 def _permits(flow: Flow, source: Endpoint, destination: Endpoint, port: PortSpec) -> bool:
+    if source.kind != "workload":
+        return (
+            flow.from_ == source.group
+            and port in flow.ports
+            and destination.kind == "workload"
+            and flow.to in (WILDCARD, destination.group)
+            and (flow.environments is None or destination.environment in flow.environments)
+        )
     if port not in flow.ports or flow.from_ not in (WILDCARD, source.group):
         return False
     if flow.environments is not None and source.environment not in flow.environments:
@@ -154,11 +172,15 @@ def _permits(flow: Flow, source: Endpoint, destination: Endpoint, port: PortSpec
 
 
 def expected_matrix(arch: Architecture) -> ExpectedMatrix:
-    """Every workload probes every other endpoint on every port that matters there."""
+    """Every workload probes every other endpoint on every port that matters there; a client
+    or an entity that a flow comes from probes every workload."""
     default = DENIED if arch.policy.default == "deny" else ALLOWED
     cells: dict[Cell, Expect] = {}
-    for source in workload_endpoints(arch):
-        for destination, ports in _destinations(arch):
+    workloads = [(w, workload_ports(arch)) for w in workload_endpoints(arch)]
+    pairs = [(s, _destinations(arch)) for s in workload_endpoints(arch)]
+    pairs += [(s, workloads) for s in outside_sources(arch)]
+    for source, destinations in pairs:
+        for destination, ports in destinations:
             if destination == source:
                 continue
             for port in ports:

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 
 from netconform.kube import Manifest
 from netconform.matrix import Endpoint, workload_endpoints
-from netconform.spec import WILDCARD, Architecture, Flow, HttpRule, PortSpec
+from netconform.spec import ENTITIES, WILDCARD, Architecture, Flow, HttpRule, PortSpec
 from netconform.workloads import POD_NAMESPACE, RunNamespaces
 
 CILIUM = "cilium.io/v2"
@@ -59,6 +59,11 @@ def _ingress(
     for flow in arch.policy.flows:
         if me.group not in _groups(arch, flow.to):
             continue
+        outside = _outside_peer(arch, flow)
+        if outside is not None:
+            if flow.environments is None or me.environment in flow.environments:
+                yield {**outside, "toPorts": _to_ports(flow.ports)}
+            continue
         peers = [
             _group_selector(arch, layout, source, env)
             for source in _groups(arch, flow.from_)
@@ -71,6 +76,16 @@ def _ingress(
             if flow.name in arch.mutual_auth.required_for:
                 rule["authentication"] = {"mode": authentication}
             yield rule
+
+
+def _outside_peer(arch: Architecture, flow: Flow) -> Manifest | None:
+    """A flow's source outside the app groups as a rule's peer: a client by its CIDR, an
+    entity (the Gateway's Envoy, another node) by Cilium's name for it."""
+    if flow.from_ in arch.clients:
+        return {"fromCIDR": [str(arch.clients[flow.from_].cidr)]}
+    if flow.from_ in ENTITIES:
+        return {"fromEntities": [flow.from_]}
+    return None
 
 
 def _egress(

@@ -17,6 +17,7 @@ from netconform.checks.policy_analyzer import (
     DENIED,
     Peer,
     Prediction,
+    entity_peer,
     entries_of,
     findings,
     outside_peer,
@@ -35,6 +36,7 @@ from netconform.matrix import (
     Observation,
     cells_of_flow,
     expected_matrix,
+    outside_sources,
     workload_endpoints,
 )
 from netconform.matrix import DENIED as EXPECT_DENIED
@@ -72,10 +74,15 @@ def peers(
         found[Endpoint(name, "service", name)] = pod_peer(
             name, service.labels, service.namespace, own
         )
-    for name, external in arch.externals.items():
-        network = external.cidr
-        address = (externals or {}).get(name) or str(next(iter(network.hosts()), network[0]))
-        found[Endpoint(name, "external", name)] = outside_peer(name, address)
+    outside = {**arch.externals, **arch.clients}
+    for endpoint in [*(Endpoint(n, "external", n) for n in arch.externals), *outside_sources(arch)]:
+        if endpoint.kind == "entity":
+            found[endpoint] = entity_peer(endpoint.name)
+            continue
+        network = outside[endpoint.name].cidr
+        given = (externals or {}).get(endpoint.name)
+        address = given or str(next(iter(network.hosts()), network[0]))
+        found[endpoint] = outside_peer(endpoint.name, address)
     return found
 
 

@@ -64,9 +64,12 @@ class MatrixProber:
         self.exec_slack = exec_slack
 
     def probed(self, expected: ExpectedMatrix) -> ExpectedMatrix:
-        """Cells whose destination has an address here (an external needs one given), each
-        between workloads once per placement (same node, other node)."""
-        known = (c for c in expected.cells if c.destination in self.addresses)
+        """Cells whose source has a site and whose destination an address here (an external
+        needs one given; the Gateway's Envoy is no site: its cells are the analyzer's and the
+        Gateway suite's), each between workloads once per placement (same node, other node)."""
+        known = (
+            c for c in expected.cells if c.source in self.sites and c.destination in self.addresses
+        )
         return by_placement(restrict(expected, known), self.placed)
 
     def address(self, cell: Cell) -> str:

@@ -27,6 +27,9 @@ from pydantic import (
 )
 
 WILDCARD = "*"
+# Sources of flows that are not app groups, as Cilium names their identities: the Gateway's
+# (and Ingress's) Envoy, and a node other than the destination pod's.
+ENTITIES = ("ingress", "remote-node")
 
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
 _LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
@@ -160,6 +163,13 @@ class External(_Strict):
     ports: list[Port] = Field(min_length=1)
 
 
+class Client(_Strict):
+    """Something outside the cluster that opens connections to the cluster's pods: a laptop
+    or a NAS on the LAN, at the addresses of `cidr`."""
+
+    cidr: Network
+
+
 class HttpRule(_Strict):
     """A request an L7 policy lets through on a flow: a method ("*": any) on a path prefix.
     Any other request on the flow gets 403 from Cilium's proxy."""
@@ -270,10 +280,12 @@ class Redirect(_Strict):
 
 class Route(_Strict):
     """Where a listener sends: an HTTP(S) route matches a path prefix and exact headers, and
-    goes to a backend or redirects."""
+    goes to a backend or redirects. `hostname` narrows a listener that serves several names
+    (none, or a wildcard) to one, so two routes can differ by hostname alone."""
 
     name: Name
     listener: Name
+    hostname: DnsName | None = None
     path: str | None = None
     headers: dict[str, str] = {}
     backend: Backend | None = None
@@ -327,6 +339,7 @@ class Architecture(_Strict):
     groups: dict[Name, Group] = Field(min_length=1)
     services: dict[Name, Service] = {}
     externals: dict[Name, External] = {}
+    clients: dict[Name, Client] = {}
     policy: Policy = Policy()
     lb_ipam: LbIpam = LbIpam()
     bgp: Bgp | None = None
@@ -373,18 +386,27 @@ def _cross_references(arch: Architecture) -> Iterator[tuple[str, str]]:
         for i, env in enumerate(group.environments):
             if env not in envs:
                 yield f"groups.{name}.environments[{i}]", f"unknown environment {env!r}"
-    overlap = groups & (set(arch.services) | set(arch.externals))
+    overlap = groups & (set(arch.services) | set(arch.externals) | set(arch.clients))
     for name in sorted(overlap):
-        yield f"groups.{name}", f"{name!r} is also declared as a service or external"
+        yield f"groups.{name}", f"{name!r} is also declared as a service, external or client"
+    for section in ("groups", "services", "externals", "clients"):
+        for name in sorted(set(getattr(arch, section)) & set(ENTITIES)):
+            yield f"{section}.{name}", f"{name!r} is the name of Cilium's entity: choose another"
+    sources = sorted(groups | set(arch.clients) | set(ENTITIES))
     for i, flow in enumerate(arch.policy.flows):
         where = f"policy.flows[{i}]"
-        if flow.from_ != WILDCARD and flow.from_ not in groups:
+        if flow.from_ == "host":
             yield (
                 f"{where}.from",
-                f"unknown group {flow.from_!r} (groups: {', '.join(sorted(groups))})",
+                "Cilium always lets a node reach its own pods (allow-localhost), so a flow "
+                "from host cannot be tested: other nodes are remote-node",
             )
+        elif flow.from_ != WILDCARD and flow.from_ not in sources:
+            yield f"{where}.from", f"unknown source {flow.from_!r} (sources: {', '.join(sources)})"
         if flow.to != WILDCARD and flow.to not in destinations:
             yield f"{where}.to", f"unknown destination {flow.to!r}"
+        if flow.from_ in arch.clients or flow.from_ in ENTITIES:
+            yield from _from_outside_groups(arch, flow, where)
         for j, env in enumerate(flow.environments or []):
             if env not in envs:
                 yield f"{where}.environments[{j}]", f"unknown environment {env!r}"
@@ -423,6 +445,8 @@ def _cross_references(arch: Architecture) -> Iterator[tuple[str, str]]:
     for i, route in enumerate(arch.gateway.routes):
         if route.listener not in listeners:
             yield f"gateway.routes[{i}].listener", f"unknown listener {route.listener!r}"
+        elif route.hostname:
+            yield from _route_hostname(route, listeners[route.listener], f"gateway.routes[{i}]")
         elif (route.path or route.headers) and listeners[route.listener].protocol not in (
             "HTTP",
             "HTTPS",
@@ -449,6 +473,56 @@ def _cross_references(arch: Architecture) -> Iterator[tuple[str, str]]:
                 f"gateway.routes[{i}].backend.environment",
                 f"group {route.backend.group!r} is not deployed in {route.backend.environment!r}",
             )
+        elif arch.policy.default == "deny" and not _gateway_may_reach(arch, route.backend):
+            backend = route.backend
+            yield (
+                f"gateway.routes[{i}].backend",
+                f"the Gateway reaches {backend.environment}/{backend.group} on "
+                f"{backend.port}/TCP as Cilium's ingress identity, which default deny drops: "
+                "declare a flow from ingress to it",
+            )
+
+
+def _from_outside_groups(arch: Architecture, flow: Flow, where: str) -> Iterator[tuple[str, str]]:
+    """A flow from a client or an entity reaches the app groups, in the environments it names."""
+    if flow.to != WILDCARD and flow.to not in arch.groups:
+        yield f"{where}.to", f"a flow from {flow.from_!r} goes to an app group"
+    if flow.http:
+        yield f"{where}.http", "HTTP rules need a flow from an app group"
+    if flow.name in arch.mutual_auth.required_for:
+        yield f"{where}.from", "only app groups authenticate mutually"
+    deployed = set(arch.groups[flow.to].environments) if flow.to in arch.groups else None
+    for j, env in enumerate(flow.environments or []):
+        if deployed is not None and env in arch.environments and env not in deployed:
+            yield f"{where}.environments[{j}]", f"group {flow.to!r} is not deployed in {env!r}"
+
+
+def _route_hostname(route: Route, listener: Listener, where: str) -> Iterator[tuple[str, str]]:
+    if listener.protocol not in ("HTTP", "HTTPS", "TLS"):
+        yield f"{where}.hostname", f"a {listener.protocol} listener matches no hostname"
+    elif listener.hostname and not _hostname_matches(listener.hostname, str(route.hostname)):
+        yield (
+            f"{where}.hostname",
+            f"{route.hostname} is not a name listener {listener.name!r} serves "
+            f"({listener.hostname})",
+        )
+
+
+def _hostname_matches(served: str, name: str) -> bool:
+    if served.startswith("*."):
+        return name.endswith(served[1:]) and name != served[2:]
+    return served == name
+
+
+def _gateway_may_reach(arch: Architecture, backend: Backend) -> bool:
+    port = PortSpec(backend.port, "TCP")
+    return any(
+        flow.from_ == "ingress"
+        and flow.to in (WILDCARD, backend.group)
+        and port in flow.ports
+        and (flow.environments is None or backend.environment in flow.environments)
+        for flow in arch.policy.flows
+    )
 
 
 def _sources(arch: Architecture) -> Iterator[tuple[str, str]]:

@@ -30,9 +30,9 @@ CLUSTER_LABEL = "io.cilium.k8s.policy.cluster"
 ALLOWED, DENIED, UNDECIDED = "allowed", "denied", "undecided"
 # Cilium's test mode in which every mutual authentication fails: its rules drop.
 ALWAYS_FAIL = "test-always-fail"
-# The entities an outside address belongs to (with the IP version each needs); pods belong to
-# "cluster", everything to "all", and no peer of the matrix to the others (host, remote-node,
-# kube-apiserver, health, init, unmanaged, ingress).
+# The entities an outside address belongs to (with the IP version each needs); pods and the
+# reserved identities inside (ingress, remote-node, host, ...) belong to "cluster", everything
+# to "all".
 WORLD_ENTITIES = {"world": None, "world-ipv4": 4, "world-ipv6": 6}
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -47,6 +47,9 @@ class Peer:
     name: str
     labels: frozenset[tuple[str, str, str]]  # (source, key, value)
     address: Address | None = None  # set only outside the cluster
+    # Whether a policy can have it as its subject: pods and the Gateway's Envoy (Cilium's
+    # ingress endpoint), not another node.
+    subject: bool = True
 
 
 def pod_peer(
@@ -61,6 +64,11 @@ def pod_peer(
     labels |= {(K8S, f"{NAMESPACE_LABELS}.{k}", v) for k, v in namespace_labels.items()}
     labels |= {(K8S, POD_NAMESPACE, namespace), (K8S, CLUSTER_LABEL, cluster)}
     return Peer(name, frozenset(labels))
+
+
+def entity_peer(entity: str) -> Peer:
+    """A reserved identity inside the cluster: `ingress` (Envoy) or `remote-node`."""
+    return Peer(entity, frozenset({(RESERVED, entity, "")}), subject=entity == "ingress")
 
 
 def outside_peer(name: str, address: str) -> Peer:
@@ -167,7 +175,8 @@ class Peers:
         if self.everything or "all" in self.entities:
             return ALLOWED
         if peer.address is None:
-            if "cluster" in self.entities or any(s.matches(peer) for s in self.selectors):
+            named = any((RESERVED, entity, "") in peer.labels for entity in self.entities)
+            if named or "cluster" in self.entities or any(s.matches(peer) for s in self.selectors):
                 return ALLOWED
             return ""
         version = peer.address.version
@@ -440,7 +449,7 @@ def predict(
     """The source's egress and the destination's ingress must both allow; a deny anywhere
     wins; outside the cluster there is no policy to ask."""
     sides = []
-    if source.address is None:
+    if source.address is None and source.subject:
         sides.append(_side(entries, source, destination, port, ingress=False))
     if destination.address is None:
         sides.append(_side(entries, destination, source, port, ingress=True))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from netconform.matrix import (
     ALLOWED,
@@ -17,7 +18,7 @@ from netconform.matrix import (
     expected_matrix,
     restrict,
 )
-from netconform.spec import PortSpec, load
+from netconform.spec import PortSpec, load, parse
 
 ROOT = Path(__file__).resolve().parents[2]
 ARCH = load(ROOT / "architecture.yaml")
@@ -25,7 +26,7 @@ EXPECTED = expected_matrix(ARCH)
 
 
 def endpoint(name: str) -> Endpoint:
-    return next(e for e in {c.destination for c in EXPECTED.cells} if e.name == name)
+    return next(e for c in EXPECTED.cells for e in (c.source, c.destination) if e.name == name)
 
 
 def verdict(source: str, destination: str, port: str) -> str:
@@ -51,6 +52,10 @@ def verdict(source: str, destination: str, port: str) -> str:
         ("prod/backend", "partner-api", "443/TCP", "allowed"),
         ("staging/backend", "partner-api", "443/TCP", "denied"),
         ("prod/backend", "internet", "443/TCP", "denied"),
+        ("ingress", "prod/frontend", "8080/TCP", "allowed"),
+        ("ingress", "staging/frontend", "8080/TCP", "denied"),
+        ("ingress", "prod/db", "5432/TCP", "allowed"),
+        ("ingress", "prod/backend", "8080/TCP", "denied"),
     ],
 )
 def test_cells_follow_the_declared_flows(source: str, destination: str, port: str, want: str):
@@ -59,9 +64,10 @@ def test_cells_follow_the_declared_flows(source: str, destination: str, port: st
 
 def test_shape_of_the_default_matrix() -> None:
     # 7 workloads x 6 others x 3 ports + 7 x kube-dns x 2 + 7 x 2 externals x 1
-    assert len(EXPECTED.cells) == 126 + 14 + 14
-    assert EXPECTED.count(ALLOWED) == 25
-    assert EXPECTED.count(DENIED) == 129
+    # + the Gateway's Envoy (ingress) x 7 workloads x 3 ports
+    assert len(EXPECTED.cells) == 126 + 14 + 14 + 21
+    assert EXPECTED.count(ALLOWED) == 25 + 2
+    assert EXPECTED.count(DENIED) == 129 + 19
     assert not any(c.source == c.destination for c in EXPECTED.cells)
 
 
@@ -90,3 +96,28 @@ def test_cells_between_workloads_are_split_by_the_placements_their_pods_offer() 
         "prod/frontend -> prod/backend 8080/TCP [same-node]",
     ]
     assert {split.cells[c] for c in split.cells if c.destination == be} == {ALLOWED}
+
+
+def test_a_client_and_other_nodes_are_sources_only_where_a_flow_names_them() -> None:
+    assert {c.source.name for c in EXPECTED.cells if c.source.kind != "workload"} == {"ingress"}
+    data = yaml.safe_load((ROOT / "architecture.yaml").read_text())
+    data["clients"] = {"laptop": {"cidr": "198.18.10.100/32"}}
+    data["policy"]["flows"] += [
+        {"name": "laptop-web", "from": "laptop", "to": "frontend", "ports": ["8080/TCP"]},
+        {"name": "nodes-scrape", "from": "remote-node", "to": "*", "ports": ["9090/TCP"],
+         "environments": ["ops"]},
+    ]  # fmt: skip
+    matrix = expected_matrix(parse(yaml.safe_dump(data)))
+    allowed = {
+        str(c) for c, e in matrix.cells.items() if e == ALLOWED and c.source.kind != "workload"
+    }
+    assert allowed == {
+        "ingress -> prod/frontend 8080/TCP",
+        "ingress -> prod/db 5432/TCP",
+        "laptop -> prod/frontend 8080/TCP",
+        "laptop -> staging/frontend 8080/TCP",
+        "remote-node -> ops/monitoring 9090/TCP",
+    }
+    assert not any(
+        c.destination.kind != "workload" for c in matrix.cells if c.source.kind == "client"
+    )

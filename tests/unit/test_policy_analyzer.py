@@ -13,6 +13,7 @@ from netconform.checks.policy_analyzer import (
     DENIED,
     UNDECIDED,
     Peer,
+    entity_peer,
     entries_of,
     findings,
     outside_peer,
@@ -153,6 +154,31 @@ def test_cidr_set_with_except_and_entities() -> None:
     assert verdict(egress({"toEntities": ["world"]}), FRONT, BACK) == DENIED
     assert verdict(egress({"toEntities": ["cluster"]}), FRONT, BACK) == ALLOWED
     assert verdict(egress({"toEntities": ["cluster"]}), FRONT, WORLD) == DENIED
+
+
+def test_the_gateways_envoy_and_other_nodes_are_entities_inside_the_cluster() -> None:
+    envoy, node = entity_peer("ingress"), entity_peer("remote-node")
+    deny = ccnp("deny", {"endpointSelector": {}, "ingress": [{}], "egress": [{}]})
+
+    def ingress_from(*entities: str) -> dict:
+        rule = {"fromEntities": list(entities), "toPorts": [{"ports": [{"port": "80"}]}]}
+        return cnp(
+            "web", {"endpointSelector": {"matchLabels": {"app": "frontend"}}, "ingress": [rule]}
+        )
+
+    assert verdict([ingress_from("ingress")], envoy, FRONT) == ALLOWED
+    assert verdict([ingress_from("ingress")], node, FRONT) == DENIED
+    assert verdict([ingress_from("remote-node")], node, FRONT) == ALLOWED
+    assert verdict([ingress_from("cluster")], envoy, FRONT) == ALLOWED
+    assert verdict([ingress_from("world")], envoy, FRONT) == DENIED
+    assert verdict([ingress_from("ingress")], envoy, FRONT, DNS) == DENIED
+    # A clusterwide default deny selecting every endpoint holds Envoy's egress too (Cilium's
+    # ingress endpoint), never another node's.
+    assert verdict([ingress_from("ingress", "remote-node"), deny], envoy, FRONT) == DENIED
+    assert verdict([ingress_from("ingress", "remote-node"), deny], node, FRONT) == ALLOWED
+    namespaced = {"matchLabels": {}}
+    everyone = cnp("all", {"endpointSelector": {}, "ingress": [{"fromEndpoints": [namespaced]}]})
+    assert verdict([everyone], envoy, FRONT) == DENIED
 
 
 def test_ports_without_peers_select_every_peer_and_ports_must_match() -> None:

@@ -1,7 +1,7 @@
 """How a cell becomes an agent probe."""
 
 from netconform.exec import LocalExec
-from netconform.matrix import Cell, Endpoint
+from netconform.matrix import ALLOWED, Cell, Endpoint, ExpectedMatrix
 from netconform.probing import MatrixProber, ProbeSite
 from netconform.spec import PortSpec
 
@@ -34,3 +34,13 @@ def test_the_reproduce_line_runs_the_agent_at_the_source() -> None:
     line = MatrixProber(SITES, ADDRESSES, 1.0).reproduce(Cell(FE, DB, PortSpec(5432, "TCP")))
     assert line.startswith("python3 agent.py probe <<< '")
     assert '"tcp": "[fd00::7]:5432"' in line
+
+
+def test_only_cells_with_a_site_at_their_source_are_probed() -> None:
+    envoy = Endpoint("ingress", "entity", "ingress")
+    cells = {
+        Cell(FE, DB, PortSpec(5432, "TCP")): ALLOWED,
+        Cell(envoy, DB, PortSpec(5432, "TCP")): ALLOWED,
+    }
+    probed = MatrixProber(SITES, ADDRESSES, 1.0).probed(ExpectedMatrix(cells))
+    assert [str(c) for c in probed.cells] == [str(Cell(FE, DB, PortSpec(5432, "TCP")))]

@@ -87,7 +87,12 @@ def test_cross_environment_peers_are_selected_by_namespace_label() -> None:
         if p["metadata"]
         == {**p["metadata"], "name": "allow-db", "namespace": "netconform-ab12-prod"}
     )
-    sources = [s["matchLabels"] for rule in db["spec"]["ingress"] for s in rule["fromEndpoints"]]
+    rules = db["spec"]["ingress"]
+    sources = [s["matchLabels"] for rule in rules for s in rule.get("fromEndpoints", [])]
+    assert {
+        "fromEntities": ["ingress"],
+        "toPorts": [{"ports": [{"port": "5432", "protocol": "TCP"}]}],
+    } in rules
     env_label = "k8s:io.cilium.k8s.namespace.labels.netconform.io/environment"
     assert {"app": "backend", env_label: "prod"} in sources
     assert {"app": "monitoring", env_label: "ops"} in sources

@@ -96,7 +96,49 @@ BAD = {
     "flow from unknown group": (
         _edited(lambda d: _flows(d)[0].update({"from": "fronted"})),
         "policy.flows[0].from",
-        "unknown group 'fronted'",
+        "unknown source 'fronted' (sources: backend, db, frontend, ingress, monitoring, "
+        "remote-node)",
+    ),
+    "flow from host": (
+        _edited(lambda d: _flows(d)[0].update({"from": "host"})),
+        "policy.flows[0].from",
+        "a flow from host cannot be tested",
+    ),
+    "flow from the Gateway to a service": (
+        _edited(lambda d: _flows(d)[5].update(to="kube-dns", ports=["53/UDP"])),
+        "policy.flows[5].to",
+        "a flow from 'ingress' goes to an app group",
+    ),
+    "flow from a client with HTTP rules": (
+        _edited(
+            lambda d: (
+                d.update(clients={"laptop": {"cidr": "198.18.10.100/32"}}),
+                _flows(d)[5].update({"from": "laptop", "http": [{"path": "/"}]}),
+            )
+        ),
+        "policy.flows[5].http",
+        "HTTP rules need a flow from an app group",
+    ),
+    "a group named like Cilium's entity": (
+        _edited(lambda d: d["groups"].update({"ingress": d["groups"]["db"]})),
+        "groups.ingress",
+        "'ingress' is the name of Cilium's entity",
+    ),
+    "route the Gateway cannot reach under default deny": (
+        _edited(lambda d: _flows(d).pop(5)),
+        "gateway.routes[3].backend",
+        "the Gateway reaches prod/db on 5432/TCP as Cilium's ingress identity, which default "
+        "deny drops: declare a flow from ingress to it",
+    ),
+    "route hostname its listener does not serve": (
+        _edited(lambda d: d["gateway"]["routes"][0].update(hostname="other.home.arpa")),
+        "gateway.routes[0].hostname",
+        "other.home.arpa is not a name listener 'http' serves (www.home.arpa)",
+    ),
+    "route hostname on a TCP listener": (
+        _edited(lambda d: d["gateway"]["routes"][3].update(hostname="db.home.arpa")),
+        "gateway.routes[3].hostname",
+        "a TCP listener matches no hostname",
     ),
     "flow to unknown destination": (
         _edited(lambda d: _flows(d)[0].update(to="bakend")),
@@ -110,7 +152,7 @@ BAD = {
     ),
     "duplicate flow name": (
         _edited(lambda d: _flows(d).append(dict(_flows(d)[0]))),
-        "policy.flows[5].name",
+        "policy.flows[7].name",
         "duplicate name 'frontend-to-backend'",
     ),
     "two environments, one namespace": (
@@ -179,13 +221,13 @@ BAD = {
         "Input should be 1",
     ),
     "flow port the external does not declare": (
-        _edited(lambda d: _flows(d)[4].update(ports=["8443/TCP"])),
-        "policy.flows[4].ports[0]",
+        _edited(lambda d: _flows(d)[6].update(ports=["8443/TCP"])),
+        "policy.flows[6].ports[0]",
         "8443/TCP is not a port 'partner-api' declares (443/TCP)",
     ),
     "flow environment the group is not in": (
-        _edited(lambda d: _flows(d)[4].update(environments=["ops"])),
-        "policy.flows[4].environments[0]",
+        _edited(lambda d: _flows(d)[6].update(environments=["ops"])),
+        "policy.flows[6].environments[0]",
         "group 'backend' is not deployed in 'ops'",
     ),
     "label value the API server rejects": (

@@ -1,0 +1,45 @@
+"""Two routes of one listener that differ only by hostname: each HTTPRoute names its own host,
+and each request is expected at its own backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from netconform import gateway
+from netconform.checks.gateway_routes import routed_to
+from netconform.spec import parse
+from netconform.workloads import RunNamespaces
+
+ROOT = Path(__file__).resolve().parents[2]
+LAYOUT = RunNamespaces("ab12")
+
+
+def two_hosts() -> str:
+    data = yaml.safe_load((ROOT / "architecture.yaml").read_text())
+    data["gateway"]["listeners"] = [
+        {"name": "web", "protocol": "HTTP", "port": 80, "hostname": "*.home.arpa"}
+    ]
+    data["gateway"]["routes"] = [
+        {"name": "shop", "listener": "web", "hostname": "shop.home.arpa",
+         "backend": {"environment": "prod", "group": "frontend", "port": 8080}},
+        {"name": "db-admin", "listener": "web", "hostname": "db.home.arpa",
+         "backend": {"environment": "prod", "group": "db", "port": 5432}},
+    ]  # fmt: skip
+    return yaml.safe_dump(data)
+
+
+def test_routes_differing_by_hostname_render_and_expect_their_own_backend() -> None:
+    arch = parse(two_hosts())
+    routes = [m for m in gateway.render(arch, LAYOUT) if m["kind"] == "HTTPRoute"]
+    assert {r["metadata"]["name"]: r["spec"]["hostnames"] for r in routes} == {
+        "shop": ["shop.home.arpa"],
+        "db-admin": ["db.home.arpa"],
+    }
+    expected = gateway.route_requests(arch, LAYOUT)
+    by_host = {r.host: e for r, e in expected.items() if r.name != "unknown host"}
+    assert by_host == {
+        "shop.home.arpa": routed_to(f"{LAYOUT.namespace('prod')}/frontend"),
+        "db.home.arpa": routed_to(f"{LAYOUT.namespace('prod')}/db"),
+    }
