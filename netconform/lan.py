@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from netconform.external_targets import docker
-from netconform.spec import Architecture, External
+from netconform.spec import Architecture, Client, External
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -29,8 +29,8 @@ class LanError(RuntimeError):
     """The LAN cannot be laid out or made; the message names the addresses."""
 
 
-def probe_address(external: External) -> str:
-    """Where an external is probed: its one address, or the first host of its range."""
+def probe_address(external: External | Client) -> str:
+    """Where an external or a client stands: its one address, or the first host of its range."""
     network = external.cidr
     return str(next(iter(network.hosts()), network[0]))
 
@@ -47,6 +47,8 @@ def claimed(arch: Architecture) -> dict[str, str]:
         found.setdefault(str(address), "the external resolver")
     for name, external in arch.externals.items():
         found.setdefault(probe_address(external), f"external {name}")
+    for name, client in arch.clients.items():
+        found.setdefault(probe_address(client), f"client {name}")
     return found
 
 

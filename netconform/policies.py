@@ -53,13 +53,18 @@ def _peer_environments(arch: Architecture, flow: Flow, group: str, home: str) ->
 
 
 def _ingress(
-    arch: Architecture, layout: RunNamespaces, me: Endpoint, authentication: str, l7: bool
+    arch: Architecture,
+    layout: RunNamespaces,
+    me: Endpoint,
+    authentication: str,
+    l7: bool,
+    probed: Mapping[str, str],
 ) -> Iterator[Manifest]:
     assert me.environment is not None
     for flow in arch.policy.flows:
         if me.group not in _groups(arch, flow.to):
             continue
-        outside = _outside_peer(arch, flow)
+        outside = _outside_peer(arch, flow, probed)
         if outside is not None:
             if flow.environments is None or me.environment in flow.environments:
                 yield {**outside, "toPorts": _to_ports(flow.ports)}
@@ -78,11 +83,13 @@ def _ingress(
             yield rule
 
 
-def _outside_peer(arch: Architecture, flow: Flow) -> Manifest | None:
-    """A flow's source outside the app groups as a rule's peer: a client by its CIDR, an
-    entity (the Gateway's Envoy, another node) by Cilium's name for it."""
+def _outside_peer(arch: Architecture, flow: Flow, probed: Mapping[str, str]) -> Manifest | None:
+    """A flow's source outside the app groups as a rule's peer: a client by its CIDR (or the
+    address its container really has), an entity (the Gateway's Envoy, another node) by
+    Cilium's name for it."""
     if flow.from_ in arch.clients:
-        return {"fromCIDR": [str(arch.clients[flow.from_].cidr)]}
+        cidr = str(arch.clients[flow.from_].cidr)
+        return {"fromCIDR": [str(ipaddress.ip_network(probed.get(flow.from_, cidr)))]}
     if flow.from_ in ENTITIES:
         return {"fromEntities": [flow.from_]}
     return None
@@ -156,18 +163,19 @@ def render(
     authentication: str = "required",
     l7: bool = False,
 ) -> list[Manifest]:
-    """The reference policies. `externals` maps an external's name to the address really probed
-    (an outside container on kind), defaulting to the spec's CIDR. Without `clusterwide` the
-    default deny is one namespaced policy per environment: no cluster-scoped change. The
-    ingress of a flow in `mutual_auth.required_for` requires mutual authentication in the
-    `authentication` mode (Cilium's test-always-fail shows that an unauthenticated peer drops).
-    With `l7`, the flows' HTTP rules go on their destinations' ingress (Cilium's proxy enforces
-    them); without, the policies need no proxy, as every suite but the L7 one wants."""
+    """The reference policies. `externals` maps an external's or a client's name to the
+    address really probed (an outside container on kind), defaulting to the spec's CIDR.
+    Without `clusterwide` the default deny is one namespaced policy per environment: no
+    cluster-scoped change. The ingress of a flow in `mutual_auth.required_for` requires mutual
+    authentication in the `authentication` mode (Cilium's test-always-fail shows that an
+    unauthenticated peer drops). With `l7`, the flows' HTTP rules go on their destinations'
+    ingress (Cilium's proxy enforces them); without, the policies need no proxy, as every suite
+    but the L7 one wants."""
     labels = layout.labels()
     rendered = _default_deny(arch, layout, clusterwide) if arch.policy.default == "deny" else []
     for me in workload_endpoints(arch):
         assert me.environment is not None
-        ingress = list(_ingress(arch, layout, me, authentication, l7))
+        ingress = list(_ingress(arch, layout, me, authentication, l7, externals or {}))
         egress = list(_egress(arch, layout, me, externals or {}))
         spec: Manifest = {"endpointSelector": {"matchLabels": dict(arch.groups[me.group].labels)}}
         if ingress:

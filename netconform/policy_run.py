@@ -15,8 +15,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from netconform import clients as clients_
 from netconform import external_targets, lan, policies, policy_analysis, spire, workloads
-from netconform.cluster import kind_node_names
+from netconform.cluster import kind_node_names, load_versions, router_image
 from netconform.kube import (
     MANAGED_BY_SELECTOR,
     Kube,
@@ -25,7 +26,14 @@ from netconform.kube import (
     documents,
     recent_events,
 )
-from netconform.matrix import CROSS_NODE, SAME_NODE, Cell, Endpoint, workload_endpoints
+from netconform.matrix import (
+    CROSS_NODE,
+    SAME_NODE,
+    Cell,
+    Endpoint,
+    outside_sources,
+    workload_endpoints,
+)
 from netconform.podexec import PodExec
 from netconform.probing import MatrixProber, ProbeSite
 from netconform.sources import POLICY_KINDS, UserConfig
@@ -36,6 +44,8 @@ from netconform.workloads import AGENT_ARGV, RUN_LABEL, RunNamespaces
 log = logging.getLogger(__name__)
 CILIUM = "cilium.io/v2"
 CLUSTER_SCOPED_POLICY = (CILIUM, "CiliumClusterwideNetworkPolicy")
+REMOTE_NODE = Endpoint("remote-node", "entity", "remote-node")
+CONTROL_PLANE = "node-role.kubernetes.io/control-plane"
 
 
 @dataclass
@@ -66,15 +76,58 @@ class PolicyRun:
     applied_policies: list[Manifest] = field(default_factory=list)
     # The user's own files (the spec's sources): their policies are the ones under test.
     user: UserConfig | None = None
+    # Containers of the clients outside the cluster that flows come from, by client name.
+    clients: dict[str, clients_.Client] = field(default_factory=dict)
 
     @property
     def kube(self) -> Kube:
         return self.target.kube
 
+    @property
+    def probed_addresses(self) -> dict[str, str]:
+        """Where each external and client outside the cluster really is."""
+        return {**self.externals, **{name: c.address for name, c in self.clients.items()}}
+
     def deploy(self) -> list[Manifest]:
-        return self.kube.apply(workloads.render(self.arch, self.layout, self.image))
+        """The workloads, and where another node is a source, a host-network probe pod on a
+        node that runs none of them (a control-plane node)."""
+        made = workloads.render(self.arch, self.layout, self.image)
+        if REMOTE_NODE in outside_sources(self.arch):
+            made += workloads.capture_pods(
+                self.layout, [self._node_without_workloads()], self.image, workloads.NODES
+            )
+        return self.kube.apply(made)
+
+    def start_clients(self, tool_image: str, beside: lan.Lan | None) -> None:
+        """The containers of the clients that flows come from, beside kind."""
+        self.clients.update(
+            clients_.start(self.arch, self.layout.run, self.image, tool_image, self.kube, beside)
+        )
+
+    def _node_without_workloads(self) -> str:
+        nodes = self.kube.list("v1", "Node", label_selector=CONTROL_PLANE)
+        if not nodes:
+            raise RuntimeError(
+                "a flow comes from remote-node, but no node is labelled "
+                f"{CONTROL_PLANE}: there is no node the probe workloads are sure to avoid"
+            )
+        return str(nodes[0]["metadata"]["name"])
 
     def wait_ready(self, timeout: float) -> None:
+        if REMOTE_NODE in outside_sources(self.arch):
+            namespace = self.layout.namespace(workloads.NODES)
+            self.kube.wait_for(
+                "the host-network probe pod to run",
+                lambda: self.kube.list("v1", "Pod", namespace),
+                lambda pods: (
+                    bool(pods)
+                    and all((p.get("status") or {}).get("phase") == "Running" for p in pods)
+                ),
+                timeout,
+            )
+        self._wait_workloads(timeout)
+
+    def _wait_workloads(self, timeout: float) -> None:
         for endpoint in workload_endpoints(self.arch):
             namespace = self.layout.namespace(str(endpoint.environment))
             log.info("waiting for %s/%s to be available", namespace, endpoint.group)
@@ -112,7 +165,7 @@ class PolicyRun:
         return policies.render(
             arch or self.arch,
             self.layout,
-            self.externals,
+            self.probed_addresses,
             clusterwide=self.target.allow_cluster_changes,
             authentication=authentication,
             l7=l7,
@@ -139,7 +192,7 @@ class PolicyRun:
 
     def policies_of(self, cell: Cell) -> list[str]:
         """Which applied policies hold the cell's ends, with the file each came from."""
-        known = policy_analysis.peers(self.arch, self.layout, self.externals)
+        known = policy_analysis.peers(self.arch, self.layout, self.probed_addresses)
         found = policy_analysis.selecting(self.applied_policies, known, cell)
         lines = []
         for direction, names in found.items():
@@ -200,7 +253,26 @@ class PolicyRun:
                 targets.addresses[Endpoint(name, "service", name)] = found[0]["spec"]["clusterIP"]
         for name, address in self.externals.items():
             targets.addresses[Endpoint(name, "external", name)] = address
+        for name, client in self.clients.items():
+            targets.sites[Endpoint(name, "client", name)] = client.site
+        if REMOTE_NODE in outside_sources(self.arch):
+            self._remote_node_site(targets, pods)
         return targets
+
+    def _remote_node_site(
+        self, targets: ProbeTargets, pods: dict[Endpoint, list[Manifest]]
+    ) -> None:
+        """Probes from the host-network pod, each to a pod on another node."""
+        namespace = self.layout.namespace(workloads.NODES)
+        [pod] = self.kube.list("v1", "Pod", namespace)
+        node = pod["spec"]["nodeName"]
+        core = self.kube.core()
+        exec_ = PodExec(core, namespace, pod["metadata"]["name"], context=self.target.context)
+        targets.sites[REMOTE_NODE] = ProbeSite(exec_, AGENT_ARGV)
+        for destination, running in pods.items():
+            elsewhere = [p for p in running if p["spec"].get("nodeName") != node]
+            if elsewhere:
+                targets.placed[(REMOTE_NODE, destination, "")] = elsewhere[0]["status"]["podIP"]
 
     def prober(self, timeout: float, exec_slack: float) -> MatrixProber:
         """Probes from this run's pods; 53/UDP asks a real question (DNS ignores an echo)."""
@@ -242,7 +314,8 @@ class PolicyRun:
         self.remove_policies()
         selector = f"{RUN_LABEL}={self.layout.run}"
         removed += self.kube.delete_by_label([CLUSTER_SCOPED_POLICY], selector)
-        for env in self.arch.environments:
+        clients_.stop(self.clients.values())
+        for env in [*self.arch.environments, workloads.NODES]:
             namespace = self.layout.namespace(env)
             if self.kube.get("v1", "Namespace", namespace) is not None:
                 # The declared namespaces are made again by the next run: wait them out.
@@ -292,6 +365,7 @@ def on_kind(kube: Kube, arch: Architecture, image: str, timeout: float) -> Itera
     beside = lan.plan(arch, kind_node_names(arch)) if arch.cluster.node_network else None
     try:
         externals.update(external_targets.start(arch, layout.run, image, lan=beside))
+        run.start_clients(router_image(load_versions()), beside)
         run.deploy()
         run.wait_ready(timeout)
         yield run

@@ -260,12 +260,17 @@ def headless_service(arch: Architecture, layout: RunNamespaces) -> Manifest:
 
 
 CAPTURE = "capture"
+# Host-network pods that probe as another node does (Cilium's remote-node identity).
+NODES = "nodes"
 
 
-def capture_pods(layout: RunNamespaces, nodes: list[str], image: str) -> list[Manifest]:
-    """A host-network pod per node, idle until the agent's capture mode is run in it: it sees
-    the node's uplink and the pods' veths, with CAP_NET_RAW."""
-    namespace = layout.namespace(CAPTURE)
+def capture_pods(
+    layout: RunNamespaces, nodes: list[str], image: str, role: str = CAPTURE
+) -> list[Manifest]:
+    """A host-network pod per node, idle until the agent is run in it: in capture mode it sees
+    the node's uplink and the pods' veths (CAP_NET_RAW); its probes leave as the node does.
+    `role` names their namespace and pods, so captures and node probes never share them."""
+    namespace = layout.namespace(role)
     # Pod security admission, where enforced, must let host-network capture pods in.
     privileged = {"pod-security.kubernetes.io/enforce": "privileged"}
     out: list[Manifest] = [
@@ -292,6 +297,6 @@ def capture_pods(layout: RunNamespaces, nodes: list[str], image: str) -> list[Ma
             "containers": [container],
             "volumes": [{"name": "agent", "configMap": {"name": AGENT_CONFIG_MAP}}],
         }
-        metadata = {"name": f"{CAPTURE}-{node}", "namespace": namespace, "labels": layout.labels()}
+        metadata = {"name": f"{role}-{node}", "namespace": namespace, "labels": layout.labels()}
         out.append({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec})
     return out
