@@ -96,9 +96,7 @@ manifests: venv
 	$(PY) -m netconform.cli manifests --out manifests
 
 bench: venv
-	$(PY) -m bench.cli
-	$(PY) -m bench.matrix
-	$(PY) -m bench.capture
+	$(PY) -m bench
 
 # kind on a machine without registry access (see README): a Docker engine of our own.
 docker-up: venv
