@@ -79,9 +79,11 @@ def nginx_conf(
     addresses: Mapping[str, str],
     workdir: Path,
     l7: L7Flow | None = None,
+    reject_unknown_names: bool = True,
 ) -> str:
     """One server per HTTP(S) hostname and port, a default server per port answering 404 to
-    unknown hosts, and the L7 stand-in; `certificates` by hostname."""
+    unknown hosts over HTTP and refusing their TLS handshake (unless not
+    `reject_unknown_names`), and the L7 stand-in; `certificates` by hostname."""
     servers: dict[tuple[int, str, bool], list[str]] = {}
     for route in (r for r in routes if r.http):
         key = (route.port, route.hostname or "_", route.protocol == "HTTPS")
@@ -102,6 +104,8 @@ def nginx_conf(
         if tls:
             cert = next(iter(certificates.values()))
             files = [f"ssl_certificate {cert.cert};", f"ssl_certificate_key {cert.key};"]
+            # As Envoy's listener, which has no filter chain for a name it does not serve.
+            files += ["ssl_reject_handshake on;"] if reject_unknown_names else []
         listen = f"listen {GATEWAY}:{port} default_server{' ssl' if tls else ''};"
         blocks.append(" ".join(["server {", listen, *files, "return 404;", "}"]))
     if l7 is not None:
@@ -155,6 +159,7 @@ def gateway_lab(
     routes: Sequence[DeclaredRoute],
     certificates: Mapping[str, Certificate],
     l7: L7Flow | None = None,
+    reject_unknown_names: bool = True,
 ) -> Iterator[GatewayLab]:
     """nginx configured from `routes`, `certificates` and `l7`, each backend an agent."""
     clusters = [r.cluster for r in routes if r.http and r.cluster] + ([l7.backend] if l7 else [])
@@ -171,7 +176,7 @@ def gateway_lab(
             process = lab.spawn(backend, [*serve, "--bind", address, "--http", port])
             lab.wait_listening(backend, [int(port)], process)
         (workdir / "nginx.conf").write_text(
-            nginx_conf(routes, certificates, addresses, workdir, l7)
+            nginx_conf(routes, certificates, addresses, workdir, l7, reject_unknown_names)
         )
         nginx = lab.spawn(
             gateway,

@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netconform.checks.gateway_routes import NOT_FOUND, Expected, GatewayRequest, routed_to
+from netconform.checks.gateway_routes import (
+    NO_HANDSHAKE,
+    NOT_FOUND,
+    Expected,
+    GatewayRequest,
+    routed_to,
+)
 from netconform.checks.gateway_translation import DeclaredRoute
 from netconform.kube import Manifest
 from netconform.spec import Architecture, Listener, Redirect, Route
@@ -26,6 +32,14 @@ ISSUER = "netconform-ca"
 CA_SECRET = "netconform-ca"
 # A name no listener serves: the Gateway must answer it 404.
 UNKNOWN_HOST = "nowhere.home.arpa"
+# cmctl renew's trigger: cert-manager's issuing controller re-issues a Certificate whose
+# Issuing condition is set, whatever its renewal time.
+ISSUING = {
+    "type": "Issuing",
+    "status": "True",
+    "reason": "ManuallyTriggered",
+    "message": "netconform: a renewal under test",
+}
 ROUTE_KINDS = {"HTTP": "HTTPRoute", "HTTPS": "HTTPRoute", "TCP": "TCPRoute", "TLS": "TLSRoute"}
 
 
@@ -159,6 +173,15 @@ def _route(route: Route, listener: Listener, layout: RunNamespaces, gateway_ns: 
     }
 
 
+def _infrastructure(arch: Architecture) -> Manifest:
+    """The labels the Gateway's Service carries: its pool's selector, so LB IPAM gives it an
+    address (Cilium programs a Gateway only once its Service has one)."""
+    pool = next((p for p in arch.lb_ipam.pools if p.name == arch.gateway.pool), None)
+    if pool is None or not pool.service_selector:
+        return {}
+    return {"infrastructure": {"labels": dict(pool.service_selector)}}
+
+
 def render(arch: Architecture, layout: RunNamespaces) -> list[Manifest]:
     """Nothing where the spec declares no listener."""
     if not arch.gateway.listeners:
@@ -179,6 +202,7 @@ def render(arch: Architecture, layout: RunNamespaces) -> list[Manifest]:
             "spec": {
                 "gatewayClassName": arch.gateway.class_,
                 "listeners": [_listener(listener, layout) for listener in listeners.values()],
+                **_infrastructure(arch),
             },
         },
     ]
@@ -232,7 +256,7 @@ def declared_routes(arch: Architecture, layout: RunNamespaces) -> list[DeclaredR
 
 def route_requests(arch: Architecture, layout: RunNamespaces) -> dict[GatewayRequest, Expected]:
     """Every declared HTTP(S) route answered by its backend; a host no listener names gets
-    404 on each HTTP(S) port."""
+    404 on each HTTP port and no TLS handshake on each HTTPS one."""
     expected: dict[GatewayRequest, Expected] = {}
     for route in (r for r in declared_routes(arch, layout) if r.http):
         scheme = "https" if route.protocol == "HTTPS" else "http"
@@ -246,5 +270,5 @@ def route_requests(arch: Architecture, layout: RunNamespaces) -> dict[GatewayReq
             namespace, group, _ = route.cluster.split(":")
             expected[request] = routed_to(f"{namespace}/{group}")
         unknown = GatewayRequest("unknown host", scheme, UNKNOWN_HOST, route.port)
-        expected[unknown] = NOT_FOUND
+        expected[unknown] = NO_HANDSHAKE if scheme == "https" else NOT_FOUND
     return expected

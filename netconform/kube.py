@@ -114,6 +114,36 @@ class Kube:
             raise KubeError(f"{describe(manifest)} rejected: {server_message(error)}") from None
         return applied.to_dict()
 
+    def set_condition(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None,
+        condition: Manifest,
+    ) -> None:
+        """Put one condition in an object's status (replacing one of its type), as a
+        controller's client would; cert-manager's `cmctl renew` sets Issuing this way."""
+        resource = self.resource(api_version, kind)
+        found = self.get(api_version, kind, name, namespace)
+        if found is None:
+            raise KubeError(f"{kind} {namespace or ''}/{name} not found")
+        kept = [
+            c
+            for c in ((found.get("status") or {}).get("conditions") or [])
+            if c.get("type") != condition["type"]
+        ]
+        try:
+            self.dynamic.patch(
+                resource.subresources["status"],
+                body={"status": {"conditions": [*kept, condition]}},
+                name=name,
+                namespace=namespace,
+                content_type="application/merge-patch+json",
+            )
+        except ApiException as error:
+            raise KubeError(f"{kind} {name} status rejected: {server_message(error)}") from None
+
     def get(
         self, api_version: str, kind: str, name: str, namespace: str | None = None
     ) -> Manifest | None:

@@ -296,6 +296,9 @@ class Gateway(_Strict):
     class_: str = Field("cilium", alias="class")
     listeners: list[Listener] = []
     routes: list[Route] = []
+    # The LB IPAM pool the Gateway's LoadBalancer Service takes its address from: the Service
+    # carries the pool's selector labels. Cilium programs a Gateway only once it has one.
+    pool: Name | None = None
 
 
 class Encryption(_Strict):
@@ -441,6 +444,12 @@ def _cross_references(arch: Architecture) -> Iterator[tuple[str, str]]:
                 f"gateway.listeners[{i}].hostname",
                 "an HTTPS listener needs one (its certificate)",
             )
+    pool = next((p for p in arch.lb_ipam.pools if p.name == arch.gateway.pool), None)
+    if arch.gateway.pool and (pool is None or not pool.service_selector):
+        yield (
+            "gateway.pool",
+            f"{arch.gateway.pool!r} is no pool of lb_ipam.pools with a service_selector",
+        )
     listeners = {listener.name: listener for listener in arch.gateway.listeners}
     for i, route in enumerate(arch.gateway.routes):
         if route.listener not in listeners:

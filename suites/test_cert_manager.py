@@ -1,13 +1,12 @@
 """cert-manager issues the Gateway's certificates: each HTTPS listener's Certificate is Ready,
-its Secret holds a certificate from the run's CA with the listener's name, and a short
-renewal window produces a new one. On the local-images path it skips: cert-manager's
-controller cannot be built there (its Issuer and Certificates are dry-run against its CRDs in
-tests/controlplane instead)."""
+its Secret holds a certificate from the run's CA with the listener's name, and a renewal
+triggered as `cmctl renew` does (the Issuing condition) produces a new one. On the
+local-images path it skips: cert-manager's controller cannot be built there (its Issuer and
+Certificates are dry-run against its CRDs in tests/controlplane instead)."""
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
 
 import pytest
 
@@ -38,7 +37,7 @@ def test_each_certificate_is_issued_by_the_run_ca_for_its_listener(
         assert listener.hostname
         history = converge(
             lambda lis=listener: check_certificate(
-                gateway_under_test.certificate_secret(lis.name) or b"-",
+                gateway_under_test.certificate_secret(lis.name),
                 gateway_under_test.ca,
                 str(lis.hostname),
                 now,
@@ -49,30 +48,23 @@ def test_each_certificate_is_issued_by_the_run_ca_for_its_listener(
         assert history[-1].ok, str(history[-1])
 
 
-@pytest.fixture
-def short_lived(https: list[Listener], gateway_under_test: GatewayUnderTest) -> Iterator[Listener]:
-    """The first HTTPS listener's Certificate renewed every few seconds (its minimum duration,
-    renewed just after issue)."""
-    listener = https[0]
-    kube = gateway_under_test.run.kube
-    served = gateway_under_test.served
-    name, namespace = served.certificates[listener.name], served.namespace
-    certificate = kube.get(gateway.CERT_MANAGER, "Certificate", name, namespace)
-    assert certificate is not None, f"no Certificate {namespace}/{name} for {listener.name}"
-    original = dict(certificate["spec"])
-    meta = {"name": name, "namespace": namespace}
-    head = {"apiVersion": gateway.CERT_MANAGER, "kind": "Certificate", "metadata": meta}
-    kube.apply([{**head, "spec": {**original, "duration": "1h", "renewBefore": "59m50s"}}])
-    yield listener
-    kube.apply([{**head, "spec": original}])
-
-
 def test_a_certificate_due_for_renewal_is_renewed(
-    short_lived: Listener, gateway_under_test: GatewayUnderTest, timeouts: Timeouts
+    https: list[Listener], gateway_under_test: GatewayUnderTest, timeouts: Timeouts
 ) -> None:
-    before = gateway_under_test.certificate_secret(short_lived.name)
+    listener = https[0]
+    served = gateway_under_test.served
+    before = gateway_under_test.certificate_secret(listener.name)
+    assert before, f"no certificate in {served.secrets[listener.name]} to renew"
+    name = served.certificates[listener.name]
+    condition = {
+        **gateway.ISSUING,
+        "lastTransitionTime": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    gateway_under_test.run.kube.set_condition(
+        gateway.CERT_MANAGER, "Certificate", name, served.namespace, condition
+    )
     history = converge(
-        lambda: check_renewed(before, gateway_under_test.certificate_secret(short_lived.name)),
+        lambda: check_renewed(before, gateway_under_test.certificate_secret(listener.name)),
         lambda verdict: verdict.ok,
         Convergence(timeouts.gateway, consistent_rounds=1, interval=5),
     ).history

@@ -68,7 +68,10 @@ def _matches(pattern: str, hostname: str) -> bool:
 
 
 def check_certificate(leaf: bytes, ca: bytes, hostname: str, now: datetime.datetime) -> Verdict:
-    """`leaf`: the PEM the listener served (or cert-manager stored), leaf first."""
+    """`leaf`: the PEM the listener served (or cert-manager stored), leaf first; empty while
+    none is there yet."""
+    if not leaf.strip():
+        return Verdict(False, f"certificate for {hostname}: none issued yet")
     seen = facts(leaf)
     problems = []
     if not _issued_by(leaf, ca):
@@ -85,13 +88,16 @@ def check_certificate(leaf: bytes, ca: bytes, hostname: str, now: datetime.datet
 
 
 def check_renewed(before: bytes, after: bytes) -> Verdict:
-    """A renewal: another certificate (serial) that expires later, for the same names."""
+    """A renewal: another certificate (serial) whose validity starts later, for the same
+    names. Not a later expiry: a CA issuer caps every certificate at its CA's own expiry."""
+    if not after.strip():
+        return Verdict(False, "certificate not renewed: its Secret holds none")
     old, new = facts(before), facts(after)
     evidence = f"before: {old}\nafter: {new}"
     if new.serial == old.serial:
         return Verdict(False, "certificate not renewed: the same serial is served", evidence)
-    if new.not_after <= old.not_after:
-        return Verdict(False, "certificate renewed but does not expire later", evidence)
+    if new.not_before <= old.not_before:
+        return Verdict(False, "certificate renewed but its validity does not start later", evidence)
     if set(new.names) != set(old.names):
         return Verdict(False, "renewed certificate names other hosts", evidence)
-    return Verdict(True, "certificate renewed: a new serial that expires later", evidence)
+    return Verdict(True, "certificate renewed: a new serial, valid from later", evidence)

@@ -88,7 +88,8 @@ def check_wireguard_status(
     statuses: Mapping[str, Mapping[str, Any]], cilium_nodes: Iterable[Mapping[str, Any]]
 ) -> Verdict:
     """Every agent (node -> `cilium-dbg encrypt status -o json`) runs WireGuard with a peer
-    per other node, and every CiliumNode publishes its public key."""
+    per other node and reports no warning in its `msg`, and every CiliumNode publishes its
+    public key."""
     nodes = list(cilium_nodes)
     peers_wanted = len(nodes) - 1
     problems, lines = [], []
@@ -97,6 +98,9 @@ def check_wireguard_status(
         interfaces = (status.get("wireguard") or {}).get("interfaces") or []
         peers = sum(int(i.get("peer-count") or 0) for i in interfaces)
         lines.append(f"{node}: {mode}, {len(interfaces)} interface(s), {peers} peer(s)")
+        if status.get("msg"):
+            # The agent's own warning (e.g. kernel and agent state disagree), with exit 0.
+            problems.append(f"{node}: {status['msg']}")
         if mode.lower() != "wireguard":
             problems.append(f"{node}: encryption {mode}, not WireGuard")
         elif peers != peers_wanted:

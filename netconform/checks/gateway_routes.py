@@ -1,7 +1,7 @@
 """What requests through a Gateway (or an L7 policy's proxy) got: each declared route answered
 by its backend (the agent's echo names the pod and namespace that answered), an unknown host
-404, a redirect where one is declared, a request an L7 rule denies 403 from the proxy; a
-request that got no answer at all is a drop, never a 403.
+404 over HTTP and no TLS handshake over HTTPS, a redirect where one is declared, a request an
+L7 rule denies 403 from the proxy; a request that got no answer at all is a drop, never a 403.
 
 Pure: takes the expected replies and the observed ones.
 """
@@ -58,16 +58,22 @@ class Reply:
 
 @dataclass(frozen=True)
 class Expected:
-    status: int
+    status: int | None  # None: the connection is refused or closed before any HTTP answer
     backend: str | None = None  # "<namespace>/<group>" that must answer
     location: str | None = None  # where a redirect must point
 
     def __str__(self) -> str:
+        if self.status is None:
+            return "a refused connection or TLS handshake (not a timeout)"
         served = f" from {self.backend}" if self.backend else ""
         moved = f" to {self.location}" if self.location else ""
         return f"{self.status}{served}{moved}"
 
     def accepts(self, reply: Reply) -> bool:
+        if self.status is None:
+            # A silent drop times out; a listener without a name's filter chain closes at once.
+            why = reply.error.split(":", 1)[0]
+            return reply.status is None and why != "dropped" and "Timeout" not in why
         return (
             reply.status == self.status
             and (self.backend is None or reply.backend() == self.backend)
@@ -80,6 +86,9 @@ def routed_to(backend: str) -> Expected:
 
 
 NOT_FOUND = Expected(404)
+# An HTTPS listener has one filter chain per hostname and no default one: an unknown SNI
+# gets no handshake (Cilium's operator translation, basic_https_multi_port_listener).
+NO_HANDSHAKE = Expected(None)
 DENIED_BY_PROXY = Expected(403)
 
 

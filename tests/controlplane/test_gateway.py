@@ -253,3 +253,27 @@ def test_a_users_acme_issuer_and_its_stand_in_pass_a_server_side_dry_run(
         applied = kube.apply(issuers, dry_run=True)
         assert [a["metadata"]["name"] for a in applied] == ["letsencrypt"]
         assert list(applied[0]["spec"]) == [signer]
+
+
+def test_the_renewal_trigger_sets_issuing_on_a_certificates_status(
+    kube: Kube, cert_manager_crds: None, deployed: tuple[RunNamespaces, list[Manifest]]
+) -> None:
+    """What the cert-manager suite does to renew: the condition lands in the status
+    subresource beside the ones there, and a second trigger replaces the first."""
+    _, rendered = deployed
+    [certificate] = [m for m in rendered if m["kind"] == "Certificate"]
+    kube.apply([certificate])
+    meta = certificate["metadata"]
+    ready = {"type": "Ready", "status": "False", "reason": "Pending", "message": "waiting",
+             "lastTransitionTime": "2026-12-01T00:00:00Z"}  # fmt: skip
+    kube.set_condition(gateway.CERT_MANAGER, "Certificate", meta["name"], meta["namespace"], ready)
+    for second in ("00", "30"):
+        issuing = {**gateway.ISSUING, "lastTransitionTime": f"2026-12-01T00:00:{second}Z"}
+        kube.set_condition(
+            gateway.CERT_MANAGER, "Certificate", meta["name"], meta["namespace"], issuing
+        )
+    got = kube.get(gateway.CERT_MANAGER, "Certificate", meta["name"], meta["namespace"])
+    conditions = {c["type"]: c for c in (got or {})["status"]["conditions"]}
+    assert set(conditions) == {"Ready", "Issuing"}
+    assert conditions["Issuing"]["lastTransitionTime"] == "2026-12-01T00:00:30Z"
+    assert conditions["Issuing"]["reason"] == "ManuallyTriggered"

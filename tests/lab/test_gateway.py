@@ -97,6 +97,10 @@ MUTATIONS = {
     "a certificate from another CA": "not issued by the run's CA",
     "an expired certificate": "expired at",
     "a certificate without the listener's name": f"no DNS name for {HTTPS.hostname}",
+    "an HTTPS listener that answers a name it does not serve": (
+        f"unknown host: GET https://{gateway.UNKNOWN_HOST}:{HTTPS.port}/ expected a refused "
+        "connection or TLS handshake (not a timeout), got 404"
+    ),
     "an L7 rule that lets a denied request through": (
         f"l7 other path: GET http://{OTHER_GROUP}:{L7_PORT}{UNNAMED_PATH} expected 403, got 200"
     ),
@@ -105,7 +109,7 @@ MUTATIONS = {
 
 @pytest.mark.parametrize("mutation", MUTATIONS)
 def test_each_mutation_fails_naming_what_broke(certificates: dict, mutation: str) -> None:
-    routes, cert, l7 = list(ROUTES), certificates["good"], L7
+    routes, cert, l7, reject = list(ROUTES), certificates["good"], L7, True
     if mutation == "a route to the wrong backend":
         wrong = WRONG_BACKEND.cluster.replace(":frontend:", f":{OTHER_GROUP}:")
         routes = [replace(r, cluster=wrong) if r == WRONG_BACKEND else r for r in routes]
@@ -115,9 +119,11 @@ def test_each_mutation_fails_naming_what_broke(certificates: dict, mutation: str
         cert = certificates["expired"]
     elif mutation == "a certificate without the listener's name":
         cert = certificates["no SAN"]
+    elif mutation == "an HTTPS listener that answers a name it does not serve":
+        reject = False
     else:
         l7 = replace(L7, rules=(*L7.rules, HttpRule(method="*", path="/")))
-    with gateway_lab(routes, {str(HTTPS.hostname): cert}, l7) as lab:
+    with gateway_lab(routes, {str(HTTPS.hostname): cert}, l7, reject) as lab:
         verdict = judge(lab, certificates["ca"])
     assert not verdict.ok
     assert MUTATIONS[mutation] in str(verdict), str(verdict)

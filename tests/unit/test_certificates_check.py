@@ -4,6 +4,7 @@ validity, renewal; and the gateway replies checker telling a 403 from a drop."""
 from __future__ import annotations
 
 import datetime
+import time
 from pathlib import Path
 
 from netconform.checks.certificates import check_certificate, check_renewed
@@ -41,13 +42,25 @@ def test_a_certificate_is_judged_on_issuer_name_and_validity(tmp_path: Path) -> 
     assert not verdict.ok and "not issued by the run's CA" in verdict.summary
 
 
-def test_a_renewal_is_a_new_serial_that_expires_later(tmp_path: Path) -> None:
+def test_a_renewal_is_a_new_serial_valid_from_later_even_with_the_same_expiry(
+    tmp_path: Path,
+) -> None:
+    """A CA issuer caps every certificate at its CA's expiry: a renewal may expire when the
+    first one did (here both for the same 2 days, a second apart)."""
     make_ca(tmp_path)
-    first = sign(tmp_path, "a", f"/CN={HOST}", [f"DNS:{HOST}"], days=1).cert.read_bytes()
-    second = sign(tmp_path, "b", f"/CN={HOST}", [f"DNS:{HOST}"], days=2).cert.read_bytes()
+    first = sign(tmp_path, "a", f"/CN={HOST}", [f"DNS:{HOST}"]).cert.read_bytes()
+    time.sleep(1.1)
+    second = sign(tmp_path, "b", f"/CN={HOST}", [f"DNS:{HOST}"]).cert.read_bytes()
     assert check_renewed(first, second).ok
     assert "the same serial" in check_renewed(first, first).summary
-    assert "does not expire later" in check_renewed(second, first).summary
+    assert "does not start later" in check_renewed(second, first).summary
+    assert "holds none" in check_renewed(first, b"").summary
+
+
+def test_no_certificate_yet_is_a_verdict_to_wait_for_not_an_error(tmp_path: Path) -> None:
+    ca = make_ca(tmp_path).read_bytes()
+    verdict = check_certificate(b"", ca, HOST, now())
+    assert not verdict.ok and verdict.summary == f"certificate for {HOST}: none issued yet"
 
 
 def test_a_drop_is_never_a_403() -> None:

@@ -35,6 +35,15 @@ def test_a_missing_peer_a_disabled_agent_and_a_missing_key_are_named() -> None:
     assert f"CiliumNode b has no {WG_PUBLIC_KEY}" in verdict.summary
 
 
+def test_an_agents_own_warning_fails_although_its_mode_and_peers_look_right() -> None:
+    mismatch = {**status(), "msg": "kernel and agent WireGuard state differ"}
+    verdict = check_wireguard_status(
+        {"a": status(), "b": mismatch}, [cilium_node("a"), cilium_node("b")]
+    )
+    assert not verdict.ok
+    assert verdict.summary == "wireguard: b: kernel and agent WireGuard state differ"
+
+
 def test_a_failed_capture_is_reported_not_judged() -> None:
     sanity = {"interface": "lxc1", "packets": 3, "marker_packets": 3, "flows": []}
     verdict = check_encrypted(

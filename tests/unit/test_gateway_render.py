@@ -43,3 +43,15 @@ def test_routes_differing_by_hostname_render_and_expect_their_own_backend() -> N
         "shop.home.arpa": routed_to(f"{LAYOUT.namespace('prod')}/frontend"),
         "db.home.arpa": routed_to(f"{LAYOUT.namespace('prod')}/db"),
     }
+
+
+def test_the_gateways_service_carries_its_pools_labels() -> None:
+    arch = parse((ROOT / "architecture.yaml").read_text())
+    [rendered] = [m for m in gateway.render(arch, LAYOUT) if m["kind"] == "Gateway"]
+    assert rendered["spec"]["infrastructure"] == {"labels": {"pool": "gateway"}}
+    data = yaml.safe_load((ROOT / "architecture.yaml").read_text())
+    del data["gateway"]["pool"]
+    [bare] = [
+        m for m in gateway.render(parse(yaml.safe_dump(data)), LAYOUT) if m["kind"] == "Gateway"
+    ]
+    assert "infrastructure" not in bare["spec"]

@@ -135,6 +135,11 @@ BAD = {
         "gateway.routes[0].hostname",
         "other.home.arpa is not a name listener 'http' serves (www.home.arpa)",
     ),
+    "a Gateway pool that is not declared": (
+        _edited(lambda d: d["gateway"].update(pool="gw")),
+        "gateway.pool",
+        "'gw' is no pool of lb_ipam.pools with a service_selector",
+    ),
     "route hostname on a TCP listener": (
         _edited(lambda d: d["gateway"]["routes"][3].update(hostname="db.home.arpa")),
         "gateway.routes[3].hostname",
