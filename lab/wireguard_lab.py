@@ -56,18 +56,21 @@ class WireguardLab:
 
     def observe(
         self, uplink: str = "eth0", sanity: str | None = None, seconds: float = 2.0
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Capture on the first node's uplink and on the clear path (by default the first
-        pod's veth) while marked traffic flows."""
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        """Capture on the first node's uplink, on the clear path (by default the first pod's
+        veth) and on the second pod's veth while marked traffic flows."""
         marker = f"netconform-{secrets.token_hex(6)}"
         node = self.nodes[0]
         clear = sanity or f"to-{self.pods[0].name}"
-        with ThreadPoolExecutor(2) as pool:
+        with ThreadPoolExecutor(3) as pool:
             on_uplink = pool.submit(self.capture, node, uplink, marker, seconds)
             on_clear = pool.submit(self.capture, node, clear, marker, seconds)
+            arrived = pool.submit(
+                self.capture, self.nodes[1], f"to-{self.pods[1].name}", marker, seconds
+            )
             time.sleep(seconds / 4)
             self.send(marker)
-            return on_uplink.result(), on_clear.result()
+            return on_uplink.result(), on_clear.result(), arrived.result()
 
 
 def _keys(host: Host) -> tuple[str, str]:

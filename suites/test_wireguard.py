@@ -1,6 +1,7 @@
 """Transparent encryption with WireGuard, proven by packets: every agent encrypts with a peer
 per other node, and marked pod-to-pod traffic between nodes crosses the uplink only inside
-WireGuard while a capture on the sending pod's veth sees it in clear."""
+WireGuard between those two nodes, while captures on the sending and the receiving pod's
+veths see it in clear."""
 
 from __future__ import annotations
 

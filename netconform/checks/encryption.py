@@ -2,8 +2,8 @@
 only as WireGuard, and a capture on a path that is clear by design must see the marker, so
 a capture that sees nothing can never pass (cilium-cli's encryption sanity mode).
 
-Pure: takes the agent's `capture` results (the sending node's uplink and the
-sanity path) and the node addresses.
+Pure: takes the agent's `capture` results (the sending node's uplink, the sanity path and
+the destination pod's veth) and the two nodes' addresses.
 """
 
 from __future__ import annotations
@@ -29,14 +29,16 @@ def _flows(capture: Mapping[str, Any]) -> str:
 def check_encrypted(
     uplink: Mapping[str, Any],
     sanity: Mapping[str, Any],
-    nodes: Iterable[str],
+    delivered: Mapping[str, Any],
+    ends: tuple[str, str],
     port: int = WIREGUARD_PORT,
 ) -> Verdict:
-    """The marker was seen on the sanity path, never on the uplink, and the uplink carried
-    WireGuard (UDP `port`) between node addresses."""
-    addresses = set(nodes)
-    evidence = f"uplink {_flows(uplink)}\nsanity {_flows(sanity)}"
-    for side in (uplink, sanity):
+    """The marker was seen on the sanity path (the sender's veth) and on the destination pod's
+    veth in the same window, never on the sending node's uplink, and that uplink carried
+    WireGuard (UDP `port`) between the two nodes of `ends`. Without the destination's side, a
+    drop after the sender's veth would look like encryption."""
+    evidence = f"uplink {_flows(uplink)}\nsanity {_flows(sanity)}\ndestination {_flows(delivered)}"
+    for side in (uplink, sanity, delivered):
         if "error" in side:
             return Verdict(False, f"encryption: the capture failed: {side['error']}", evidence)
     if not sanity.get("marker_packets"):
@@ -63,20 +65,27 @@ def check_encrypted(
         for f in uplink.get("flows") or []
         if f["proto"] == "udp"
         and port in (f["sport"], f["dport"])
-        and {f["src"], f["dst"]} <= addresses
+        and {f["src"], f["dst"]} == set(ends)
     ]
     if not tunnel:
         return Verdict(
             False,
-            f"encryption: no WireGuard traffic (UDP {port}) between the nodes on "
+            f"encryption: no WireGuard traffic (UDP {port}) between {ends[0]} and {ends[1]} on "
             f"{uplink.get('interface')}: the marked traffic never went through the tunnel",
+            evidence,
+        )
+    if not delivered.get("marker_packets"):
+        return Verdict(
+            False,
+            f"encryption: the marker never reached the destination's {delivered.get('interface')}"
+            ": it was dropped after the sender's veth, and a silent uplink proves nothing",
             evidence,
         )
     packets = sum(f["packets"] for f in tunnel)
     return Verdict(
         True,
         f"encryption: the marker crossed {uplink.get('interface')} only inside WireGuard "
-        f"({packets} packets on UDP {port}); the sanity capture saw it in clear",
+        f"({packets} packets on UDP {port}); it left and reached the pods in clear",
         evidence,
     )
 

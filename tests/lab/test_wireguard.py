@@ -1,5 +1,6 @@
 """WireGuard proven by packets in the lab: wireguard-go joins two node namespaces, the real
-agent captures on a node's uplink and on the pod's veth while marked traffic flows. The
+agent captures on a node's uplink, on the sending pod's veth and on the receiving pod's veth
+while marked traffic flows. The
 healthy lab passes; each mutation fails, naming what broke."""
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ pytestmark = pytest.mark.lab
 
 
 def judged(lab: WireguardLab, sanity: str | None = None) -> Verdict:
-    uplink, clear = lab.observe(sanity=sanity)
-    return check_encrypted(uplink, clear, NODES)
+    uplink, clear, delivered = lab.observe(sanity=sanity)
+    return check_encrypted(uplink, clear, delivered, NODES)
 
 
 def test_healthy_tunnel_carries_the_marker_only_encrypted() -> None:
@@ -42,6 +43,13 @@ def _wrong_interface(lab: WireguardLab) -> str | None:
     return "lo"
 
 
+def _dropped_after_decryption(lab: WireguardLab) -> str | None:
+    """The tunnel still carries it, encrypted; the receiving node drops it before the pod.
+    The sender's side alone looks exactly like encryption that works."""
+    lab.run(lab.nodes[1], "ip", "route", "replace", "blackhole", f"{PODS[1]}/32")
+    return None
+
+
 MUTATIONS: dict[str, tuple[Callable[[WireguardLab], str | None], str]] = {
     "traffic routed around the tunnel": (
         _around_the_tunnel,
@@ -51,7 +59,14 @@ MUTATIONS: dict[str, tuple[Callable[[WireguardLab], str | None], str]] = {
         _wrong_interface,
         "the sanity capture on lo never saw the marker",
     ),
-    "tunnel down": (_tunnel_down, "no WireGuard traffic (UDP 51871) between the nodes on eth0"),
+    "tunnel down": (
+        _tunnel_down,
+        f"no WireGuard traffic (UDP 51871) between {NODES[0]} and {NODES[1]} on eth0",
+    ),
+    "dropped after the sender's veth": (
+        _dropped_after_decryption,
+        "the marker never reached the destination's to-pod2",
+    ),
 }
 
 
