@@ -212,25 +212,35 @@ class Entry:
     deny: bool
     default_deny: bool
     peers: Peers | None  # None selects nothing
-    ports: tuple[Port, ...] = ()  # empty: every port
-    undecided: str = ""  # the rule's own reason a proxy decides it (L7, named port)
+    ports: tuple[Port, ...] = ()  # with no named port either: every port
+    undecided: str = ""  # the rule's own reason a proxy decides it (L7)
     authentication: str = ""  # the mutual authentication mode it requires, if any
+    # Named ports (name, protocol): what they resolve to depends on the destination's pods.
+    named: tuple[tuple[str, str], ...] = ()
 
     def __str__(self) -> str:
         return f"{self.policy} {self.where}"
 
     @property
     def reason(self) -> str:
-        """Why a proxy, not this analyzer, decides what the rule matches."""
-        return self.undecided or (self.peers.undecided if self.peers else "")
+        """Why a proxy or the destination's pods, not this analyzer, decide what it matches."""
+        names = ", ".join(f"named port {n!r}" for n, _ in self.named)
+        return self.undecided or (self.peers.undecided if self.peers else "") or names
 
     def match(self, peer: Peer, port: PortSpec) -> str:
+        """A numbered port decides; a named one of the port's protocol can only leave the
+        cell undecided, never turn a numbered port's answer."""
         if self.peers is None:
             return ""
         selected = self.peers.match(peer)
-        if not selected or (self.ports and not any(p.holds(port) for p in self.ports)):
+        if not selected:
             return ""
-        return UNDECIDED if self.undecided else selected
+        every = not self.ports and not self.named
+        if every or any(p.holds(port) for p in self.ports):
+            return UNDECIDED if self.undecided else selected
+        if any(protocol in ("ANY", port.protocol) for _, protocol in self.named):
+            return UNDECIDED
+        return ""
 
 
 @dataclass(frozen=True)
@@ -240,24 +250,29 @@ class Prediction:
     authentication: str = ""  # the mutual authentication mode an allow depends on, if any
 
 
-def _ports(rules: Sequence[Manifest] | None) -> tuple[tuple[Port, ...], str]:
-    """A rule's toPorts as ports, and why a proxy would decide it (L7, SNI, named ports)."""
+def _ports(
+    rules: Sequence[Manifest] | None,
+) -> tuple[tuple[Port, ...], tuple[tuple[str, str], ...], str]:
+    """A rule's toPorts as numbered and named ports, and why a proxy would decide it (L7,
+    SNI)."""
     ports: list[Port] = []
+    named: list[tuple[str, str]] = []
     reasons = []
     for rule in rules or []:
         if rule.get("rules") or rule.get("serverNames") or rule.get("listener"):
             reasons.append("L7 rules decide per request in the proxy")
         for entry in rule.get("ports") or [{}]:
             text = str(entry.get("port") or "0")
+            protocol = str(entry.get("protocol") or "ANY").upper()
             if not text.isdigit():
-                reasons.append(f"named port {text!r}")
+                named.append((text, protocol))
                 continue
             port = int(text)
             end = int(entry.get("endPort") or port or 65535)
-            ports.append(Port(port, end, str(entry.get("protocol") or "ANY").upper()))
-    if rules and not ports and not reasons:
+            ports.append(Port(port, end, protocol))
+    if rules and not ports and not named and not reasons:
         reasons.append("no port it can match")
-    return tuple(ports), "; ".join(dict.fromkeys(reasons))
+    return tuple(ports), tuple(named), "; ".join(dict.fromkeys(reasons))
 
 
 def _peers(rule: Manifest, ingress: bool, namespace: str | None, has_ports: bool) -> Peers | None:
@@ -310,7 +325,7 @@ def _cilium_entries(policy: Manifest) -> list[Entry]:
         ):
             default_deny = enable.get("ingress" if ingress else "egress", True) is not False
             for index, rule in enumerate(spec.get(section) or []):
-                ports, undecided = _ports(rule.get("toPorts"))
+                ports, named, undecided = _ports(rule.get("toPorts"))
                 mode = (rule.get("authentication") or {}).get("mode") or "disabled"
                 entries.append(
                     Entry(
@@ -324,6 +339,7 @@ def _cilium_entries(policy: Manifest) -> list[Entry]:
                         ports,
                         undecided,
                         "" if mode == "disabled" else mode,
+                        named,
                     )
                 )
     return entries
@@ -360,16 +376,7 @@ def _network_policy_entries(policy: Manifest) -> list[Entry]:
             )
         for index, rule in enumerate(rules):
             peers_list = rule.get("from" if ingress else "to")
-            ports = tuple(
-                Port(int(p["port"]), int(p.get("endPort") or p["port"]), p.get("protocol", "TCP"))
-                for p in rule.get("ports") or []
-                if "port" in p and str(p["port"]).isdigit()
-            )
-            named = [
-                str(p["port"])
-                for p in rule.get("ports") or []
-                if "port" in p and not str(p["port"]).isdigit()
-            ]
+            ports, named = _network_policy_ports(rule.get("ports") or [])
             if not peers_list:
                 peers: Peers | None = Peers(everything=True)
             else:
@@ -383,7 +390,6 @@ def _network_policy_entries(policy: Manifest) -> list[Entry]:
                     if "ipBlock" in p
                 )  # fmt: skip
                 peers = Peers(selectors, cidrs)
-            undecided = f"named port {named[0]!r}" if named else ""
             entries.append(
                 Entry(
                     name,
@@ -394,10 +400,28 @@ def _network_policy_entries(policy: Manifest) -> list[Entry]:
                     True,
                     peers,
                     ports,
-                    undecided,
+                    named=named,
                 )
             )
     return entries
+
+
+def _network_policy_ports(
+    entries: Sequence[Manifest],
+) -> tuple[tuple[Port, ...], tuple[tuple[str, str], ...]]:
+    """As Kubernetes and Cilium's conversion (parsePorts) read them: the protocol defaults to
+    TCP, and an entry without a port is every port of its protocol."""
+    ports: list[Port] = []
+    named: list[tuple[str, str]] = []
+    for entry in entries:
+        protocol = str(entry.get("protocol") or "TCP").upper()
+        text = str(entry.get("port", 0))
+        if not text.isdigit():
+            named.append((text, protocol))
+            continue
+        port = int(text)
+        ports.append(Port(port, int(entry.get("endPort") or port or 65535), protocol))
+    return tuple(ports), tuple(named)
 
 
 def entries_of(manifests: Iterable[Manifest]) -> list[Entry]:

@@ -428,3 +428,55 @@ def test_adding_a_deny_never_adds_a_connection(
 
 def test_world_peers_carry_their_address() -> None:
     assert WORLD.address == ipaddress.ip_address("198.18.200.10")
+
+
+def netpol_ingress(ports: list[dict]) -> dict:
+    rule = {"from": [{"podSelector": {}}], "ports": ports}
+    spec = {"podSelector": BACKEND, "policyTypes": ["Ingress"], "ingress": [rule]}
+    meta = {"name": "np", "namespace": "shop"}
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": meta,
+            "spec": spec}  # fmt: skip
+
+
+def test_a_port_entry_without_a_number_is_every_port_of_its_protocol() -> None:
+    """Kubernetes, and Cilium's parsePorts: the protocol defaults to TCP, a missing port is
+    every port of that protocol."""
+    udp_only = netpol_ingress([{"protocol": "UDP"}])
+    assert verdict([udp_only], FRONT, BACK, WEB) == DENIED
+    assert verdict([udp_only], FRONT, BACK, DNS) == ALLOWED
+    every_tcp = netpol_ingress([{}, {"port": 80}])
+    assert verdict([every_tcp], FRONT, BACK, PortSpec(81, "TCP")) == ALLOWED
+    assert verdict([every_tcp], FRONT, BACK, DNS) == DENIED
+
+
+def test_a_named_port_beside_a_numbered_one_leaves_the_numbered_one_decided() -> None:
+    both = netpol_ingress([{"port": 80}, {"port": "serve-81-tcp"}])
+    assert verdict([both], FRONT, BACK, WEB) == ALLOWED
+    assert verdict([both], FRONT, BACK, PortSpec(81, "TCP")) == UNDECIDED
+    # A TCP name resolves to no UDP port, whatever it names.
+    assert verdict([both], FRONT, BACK, DNS) == DENIED
+    rule = {"fromEndpoints": [{}], "toPorts": [{"ports": [{"port": "80"}, {"port": "serve"}]}]}
+    cilium = cnp("both", {"endpointSelector": BACKEND, "ingress": [rule]})
+    assert verdict([cilium], FRONT, BACK, WEB) == ALLOWED
+    undecided = predict(entries_of([cilium]), FRONT, BACK, PortSpec(81, "TCP"))
+    assert (undecided.verdict, "named port 'serve'" in undecided.why) == (UNDECIDED, True)
+
+
+NUMBERED = st.sampled_from([80, 53, 8080])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(NUMBERED, min_size=1, max_size=3),
+    st.sampled_from(["TCP", "UDP"]),
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=12).filter(str.isalpha),
+)
+def test_a_numbered_port_never_becomes_undecided_because_a_named_port_sits_beside_it(
+    numbers: list[int], protocol: str, name: str
+) -> None:
+    numbered = [{"port": n, "protocol": protocol} for n in numbers]
+    alone, beside = netpol_ingress(numbered), netpol_ingress([*numbered, {"port": name}])
+    for number in numbers:
+        port = PortSpec(number, protocol)  # type: ignore[arg-type]
+        assert verdict([alone], FRONT, BACK, port) == ALLOWED
+        assert verdict([beside], FRONT, BACK, port) == ALLOWED
