@@ -15,7 +15,8 @@ from kubernetes.client.exceptions import ApiException
 
 from netconform.exec import ExecTimeout
 from netconform.external_targets import docker
-from netconform.kube import MANAGED_BY, Kube, KubeError
+from netconform.kube import Kube, KubeError
+from netconform.manifest import MANAGED_BY
 from netconform.podexec import PodExec
 from netconform.spire import INIT_CONTAINER, SERVER_CONTAINER, SERVER_POD, Spire
 

@@ -59,7 +59,7 @@ def _analyze(args: argparse.Namespace) -> int:
     """The policies' matrix predicted without a cluster, against the spec; exit 1 on a diff."""
     import time
 
-    from netconform.kube import documents
+    from netconform.manifest import documents
     from netconform.manifests import REFERENCE_RUN
     from netconform.policy_analysis import (
         analyze,

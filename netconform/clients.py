@@ -12,8 +12,9 @@ from pathlib import Path
 
 from netconform.exec import DockerExec
 from netconform.external_targets import address_of, docker, placed, remove, run_labels
-from netconform.kube import Kube, Manifest
+from netconform.kube import Kube
 from netconform.lan import Lan, probe_address
+from netconform.manifest import Manifest
 from netconform.matrix import outside_sources
 from netconform.probing import ProbeSite
 from netconform.spec import Architecture

@@ -12,7 +12,8 @@ import datetime
 
 from kubernetes.client import AppsV1Api
 
-from netconform.kube import MANAGED_BY, Kube, Manifest
+from netconform.kube import Kube
+from netconform.manifest import MANAGED_BY, Manifest
 
 NAMESPACE = "kube-system"
 CONFIG_MAP = "coredns"

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from netconform.kube import MANAGED_BY
+from netconform.manifest import MANAGED_BY
 from netconform.spec import Architecture
 from netconform.workloads import AGENT_FILE, RUN_LABEL
 

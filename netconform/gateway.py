@@ -19,7 +19,7 @@ from netconform.checks.gateway_routes import (
     routed_to,
 )
 from netconform.checks.gateway_translation import DeclaredRoute
-from netconform.kube import Manifest
+from netconform.manifest import Manifest
 from netconform.spec import Architecture, Listener, Redirect, Route
 from netconform.workloads import RunNamespaces
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
-import yaml
 from kubernetes import config
 from kubernetes.client import ApiClient, CoreV1Api
 from kubernetes.client.exceptions import ApiException
@@ -22,28 +20,15 @@ from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
 from kubernetes.dynamic.resource import Resource
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
+from netconform.manifest import Manifest, describe
+
 FIELD_MANAGER = "netconform"
-MANAGED_BY = {"app.kubernetes.io/managed-by": "netconform"}
-MANAGED_BY_SELECTOR = "app.kubernetes.io/managed-by=netconform"
 CRD = ("apiextensions.k8s.io/v1", "CustomResourceDefinition")
 NAMESPACE = ("v1", "Namespace")
-
-Manifest = dict[str, Any]
 
 
 class KubeError(RuntimeError):
     """Something the API server refused or never reached; the message says which object."""
-
-
-def documents(text: str) -> list[Manifest]:
-    """Multi-document YAML, without the empty documents `---` leaves behind."""
-    return [doc for doc in yaml.safe_load_all(text) if doc]
-
-
-def describe(obj: Manifest) -> str:
-    meta = obj.get("metadata", {})
-    where = f"{meta['namespace']}/" if meta.get("namespace") else ""
-    return f"{obj.get('kind', '?')} {where}{meta.get('name', '?')}"
 
 
 def server_message(error: ApiException) -> str:

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from netconform import workloads
 from netconform.checks.lbipam import LbExpectation, check_lb_ipam
 from netconform.convergence import Convergence, converge
-from netconform.kube import MANAGED_BY, Kube, Manifest
+from netconform.kube import Kube
+from netconform.manifest import MANAGED_BY, Manifest
 from netconform.spec import PortSpec
 from netconform.verdict import Verdict
 

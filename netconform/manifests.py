@@ -14,7 +14,7 @@ import yaml
 
 from netconform import gateway, policies, workloads
 from netconform.cluster import kind_node_names
-from netconform.kube import MANAGED_BY, Manifest
+from netconform.manifest import MANAGED_BY, Manifest
 from netconform.spec import Architecture
 from netconform.workloads import RunNamespaces
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator, Mapping
 
-from netconform.kube import Manifest
+from netconform.manifest import Manifest
 from netconform.matrix import Endpoint, workload_endpoints
 from netconform.spec import ENTITIES, WILDCARD, Architecture, Flow, HttpRule, PortSpec
 from netconform.workloads import POD_NAMESPACE, RunNamespaces

@@ -25,7 +25,7 @@ from netconform.checks.policy_analyzer import (
     predict,
 )
 from netconform.checks.reachability import check_matrix
-from netconform.kube import Manifest, documents
+from netconform.manifest import Manifest, documents
 from netconform.matrix import ALLOWED as EXPECT_ALLOWED
 from netconform.matrix import (
     CONNECTED,

@@ -18,14 +18,8 @@ from pathlib import Path
 from netconform import clients as clients_
 from netconform import external_targets, lan, policies, policy_analysis, spire, workloads
 from netconform.cluster import kind_node_names, load_versions, router_image
-from netconform.kube import (
-    MANAGED_BY_SELECTOR,
-    Kube,
-    KubeError,
-    Manifest,
-    documents,
-    recent_events,
-)
+from netconform.kube import Kube, KubeError, recent_events
+from netconform.manifest import MANAGED_BY_SELECTOR, Manifest, documents
 from netconform.matrix import (
     CROSS_NODE,
     SAME_NODE,

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netconform.kube import MANAGED_BY, Manifest
+from netconform.manifest import MANAGED_BY, Manifest
 from netconform.matrix import Endpoint, workload_endpoints, workload_ports
 from netconform.spec import Architecture, PortSpec
 

@@ -26,7 +26,8 @@ import httpx
 import yaml
 
 from lab.processes import Processes, shielded, sigterm_interrupts
-from netconform.kube import Kube, documents
+from netconform.kube import Kube
+from netconform.manifest import documents
 from tests.certs import make_ca, sign
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,8 @@ import pytest
 
 from netconform.checks.bgp_nodes import check_bgp_node_configs
 from netconform.convergence import Convergence, converge
-from netconform.kube import MANAGED_BY, Kube
+from netconform.kube import Kube
+from netconform.manifest import MANAGED_BY
 from netconform.manifests import bgp
 from netconform.spec import load
 from netconform.verdict import Verdict

@@ -18,7 +18,8 @@ import pytest
 from netconform import gateway, sources, workloads
 from netconform.checks.gateway_translation import DeclaredRoute, check_translation
 from netconform.convergence import Convergence, converge
-from netconform.kube import Kube, Manifest, documents
+from netconform.kube import Kube
+from netconform.manifest import Manifest, documents
 from netconform.sources import CERT_MANAGER_KINDS
 from netconform.spec import Architecture, load
 from netconform.verdict import Verdict

@@ -6,7 +6,8 @@ import uuid
 
 import pytest
 
-from netconform.kube import MANAGED_BY, Kube, KubeError, documents
+from netconform.kube import Kube, KubeError
+from netconform.manifest import MANAGED_BY, documents
 
 CRD_AND_OBJECT = """
 apiVersion: apiextensions.k8s.io/v1

@@ -16,7 +16,7 @@ import pytest
 from netconform.checks.policy_analyzer import UNDECIDED
 from netconform.convergence import Convergence
 from netconform.engine import ReachabilityEngine
-from netconform.kube import Manifest
+from netconform.manifest import Manifest
 from netconform.policy_analysis import predicted_matrix, predictions
 from netconform.policy_run import PolicyRun
 

@@ -10,7 +10,8 @@ import pytest
 
 from netconform import cluster
 from netconform.exec import ExecTimeout
-from netconform.kube import MANAGED_BY, Kube
+from netconform.kube import Kube
+from netconform.manifest import MANAGED_BY
 from netconform.podexec import PodExec
 from netconform.policy_run import Target
 from netconform.workloads import AGENT_ARGV, AGENT_FILE

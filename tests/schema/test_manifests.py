@@ -21,7 +21,7 @@ from jsonschema import Draft202012Validator
 
 from netconform import policies
 from netconform.cluster import CLUSTER_DIR, helm_values, overlays
-from netconform.kube import Manifest, describe
+from netconform.manifest import Manifest, describe
 from netconform.manifests import render_all
 from netconform.spec import load
 from netconform.workloads import RunNamespaces

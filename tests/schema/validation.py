@@ -32,7 +32,7 @@ from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 
 from netconform.cluster import load_versions, version
-from netconform.kube import Manifest
+from netconform.manifest import Manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 HELM_SCHEMA = Path("cilium-helm") / "values.schema.json"
