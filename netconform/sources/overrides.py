@@ -246,20 +246,23 @@ RULES: tuple[Rule, ...] = (
 )  # fmt: skip
 
 
-def _contains(outer: Any, inner: Network) -> bool:
+def _network_like(value: Any, other: Network) -> Network | None:
+    """The user's value as a network of `other`'s IP version, or None (not a CIDR)."""
     try:
-        network = ipaddress.ip_network(str(outer), strict=False)
+        network = ipaddress.ip_network(str(value), strict=False)
     except ValueError:
-        return False
-    return network.version == inner.version and inner.subnet_of(network)  # type: ignore[arg-type]
+        return None
+    return network if network.version == other.version else None
+
+
+def _contains(outer: Any, inner: Network) -> bool:
+    network = _network_like(outer, inner)
+    return network is not None and inner.subnet_of(network)  # type: ignore[arg-type]
 
 
 def _overlaps(cidr: Any, other: Network) -> bool:
-    try:
-        network = ipaddress.ip_network(str(cidr), strict=False)
-    except ValueError:
-        return False
-    return network.version == other.version and network.overlaps(other)  # type: ignore[arg-type]
+    network = _network_like(cidr, other)
+    return network is not None and network.overlaps(other)  # type: ignore[arg-type]
 
 
 def for_kind(
