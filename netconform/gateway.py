@@ -254,13 +254,20 @@ def declared_routes(arch: Architecture, layout: RunNamespaces) -> list[DeclaredR
     ]
 
 
+def _a_name_of(hostname: str | None) -> str:
+    """A name a request can carry: a wildcard's with a label of ours, any name where none."""
+    if hostname is None:
+        return "any.home.arpa"
+    return f"netconform{hostname[1:]}" if hostname.startswith("*.") else hostname
+
+
 def route_requests(arch: Architecture, layout: RunNamespaces) -> dict[GatewayRequest, Expected]:
     """Every declared HTTP(S) route answered by its backend; a host no listener names gets
     404 on each HTTP port and no TLS handshake on each HTTPS one."""
     expected: dict[GatewayRequest, Expected] = {}
     for route in (r for r in declared_routes(arch, layout) if r.http):
         scheme = "https" if route.protocol == "HTTPS" else "http"
-        host = route.hostname or "any.home.arpa"
+        host = _a_name_of(route.hostname)
         headers = tuple(sorted(route.headers.items()))
         request = GatewayRequest(route.name, scheme, host, route.port, route.path, "GET", headers)
         if route.redirect:

@@ -14,6 +14,7 @@ in a rule.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterator, Mapping
 
 from netconform.manifest import Manifest
@@ -30,7 +31,11 @@ def _to_ports(ports: list[PortSpec], http: list[HttpRule] | None = None) -> list
     if http:
         rule["rules"] = {
             "http": [
-                {**({} if r.method == "*" else {"method": r.method}), "path": f"{r.path}.*"}
+                {
+                    **({} if r.method == "*" else {"method": r.method}),
+                    # Cilium's path is a regex (RE2): the spec's prefix matches as written.
+                    "path": f"{re.escape(r.path)}.*",
+                }
                 for r in http
             ]
         }

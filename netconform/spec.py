@@ -73,10 +73,23 @@ def _dns_name(value: str) -> str:
     return name
 
 
+def _hostname(value: str) -> str:
+    """A Gateway hostname: a DNS name, or one with a leading `*.` label (no scheme, no port)."""
+    return "*." + _dns_name(value[2:]) if value.startswith("*.") else _dns_name(value)
+
+
+def _path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError(f"{value!r} is not a path: it begins with '/'")
+    return value
+
+
 Labels = dict[
     Annotated[str, AfterValidator(_label_key)], Annotated[str, AfterValidator(_label_value)]
 ]
 DnsName = Annotated[str, AfterValidator(_dns_name)]
+Hostname = Annotated[str, AfterValidator(_hostname)]
+HttpPath = Annotated[str, AfterValidator(_path)]
 
 
 class SpecError(Exception):
@@ -241,7 +254,7 @@ class Dns(_Strict):
     records: list[DnsRecord] = []
     # CoreDNS redundancy: the share of a steady stream of queries that may fail while one
     # CoreDNS replica is deleted and replaced.
-    disruption_budget: Annotated[float, Field(ge=0, le=1)] = 0.01
+    disruption_budget: Annotated[float, Field(ge=0, lt=0.5)] = 0.01
 
     def zone_of(self, name: str) -> Zone | None:
         """The internal zone a name belongs to, the longest match first."""
@@ -253,7 +266,7 @@ class Listener(_Strict):
     name: Name
     protocol: Literal["HTTP", "HTTPS", "TCP", "TLS", "UDP"]
     port: Annotated[int, Field(ge=1, le=65535)]
-    hostname: str | None = None
+    hostname: Hostname | None = None
 
 
 class Backend(_Strict):
@@ -267,7 +280,7 @@ class Redirect(_Strict):
     given stays as requested."""
 
     scheme: Literal["http", "https"] | None = None
-    hostname: str | None = None
+    hostname: DnsName | None = None
     port: Annotated[int, Field(ge=1, le=65535)] | None = None
     status: Literal[301, 302] = 302
 
@@ -286,7 +299,7 @@ class Route(_Strict):
     name: Name
     listener: Name
     hostname: DnsName | None = None
-    path: str | None = None
+    path: HttpPath | None = None
     headers: dict[str, str] = {}
     backend: Backend | None = None
     redirect: Redirect | None = None
@@ -301,8 +314,13 @@ class Gateway(_Strict):
     pool: Name | None = None
 
 
+def _off(value: Any) -> Any:
+    """YAML 1.1 reads an unquoted `off` as false."""
+    return "off" if value is False else value
+
+
 class Encryption(_Strict):
-    wireguard: Literal["required", "optional", "off"] = "off"
+    wireguard: Annotated[Literal["required", "optional", "off"], BeforeValidator(_off)] = "off"
 
 
 class MutualAuth(_Strict):
@@ -435,9 +453,16 @@ def _cross_references(arch: Architecture) -> Iterator[tuple[str, str]]:
                 f"policy.flows[{i}].http",
                 "HTTP rules need a flow to an app group on TCP ports only",
             )
+    flows = {flow.name: flow for flow in arch.policy.flows}
     for i, flow_name in enumerate(arch.mutual_auth.required_for):
-        if flow_name not in {flow.name for flow in arch.policy.flows}:
+        if flow_name not in flows:
             yield f"mutual_auth.required_for[{i}]", f"unknown flow {flow_name!r}"
+        elif flows[flow_name].to in arch.services or flows[flow_name].to in arch.externals:
+            yield (
+                f"mutual_auth.required_for[{i}]",
+                f"flow {flow_name!r} goes to {flows[flow_name].to!r}, which is no app group: "
+                "only the destination's ingress rule can require authentication",
+            )
     for i, listener in enumerate(arch.gateway.listeners):
         if listener.protocol == "HTTPS" and not listener.hostname:
             yield (
@@ -638,6 +663,104 @@ def _dns_records(dns: Dns) -> Iterator[tuple[str, str]]:
                     )
 
 
+def _served_ports(arch: Architecture) -> set[int]:
+    """The TCP ports the workloads serve: every port some flow targets on an app group."""
+    return {
+        port.port
+        for flow in arch.policy.flows
+        if flow.to == WILDCARD or flow.to in arch.groups
+        for port in flow.ports
+        if port.protocol == "TCP"
+    }
+
+
+def _routing_mistakes(arch: Architecture) -> Iterator[tuple[str, str]]:
+    """Addresses that would hollow out the BGP and LB IPAM suites."""
+    pools = arch.lb_ipam.pools
+    nodes = arch.cluster.node_network
+    seen: dict[str, str] = {}
+    for i, peer in enumerate(arch.bgp.peers if arch.bgp else []):
+        where = f"bgp.peers[{i}].address"
+        if peer.address.version != 4:
+            yield where, f"{peer.address}: FRR's router-id and the peering here are IPv4 only"
+        if str(peer.address) in seen:
+            yield where, f"{peer.address} is also peer {seen[str(peer.address)]!r}'s address"
+        seen[str(peer.address)] = peer.name
+        for pool in pools:
+            if pool.cidr.version == peer.address.version and peer.address in pool.cidr:
+                yield where, f"{peer.address} is in pool {pool.name!r} ({pool.cidr})"
+    for i, pool in enumerate(pools):
+        where = f"lb_ipam.pools[{i}].cidr"
+        if pool.cidr.version != arch.cluster.pod_cidr.version:
+            yield (
+                where,
+                f"{pool.cidr} is IPv{pool.cidr.version}; the cluster's pods are "
+                f"IPv{arch.cluster.pod_cidr.version}",
+            )
+        elif nodes is not None and pool.cidr.version == nodes.version and pool.cidr.overlaps(nodes):
+            yield (
+                where,
+                f"{pool.cidr} overlaps the node network {nodes}: nodes would own its addresses",
+            )
+
+
+def _dns_mistakes(arch: Architecture) -> Iterator[tuple[str, str]]:
+    cluster_domain = arch.dns.cluster_domain
+    seen: set[str] = set()
+    inside = (arch.cluster.pod_cidr, arch.cluster.service_cidr)
+    for i, zone in enumerate(arch.dns.zones):
+        where = f"dns.zones[{i}]"
+        if zone.name in seen:
+            yield (
+                f"{where}.name",
+                f"{zone.name} is declared twice (CoreDNS refuses such a Corefile)",
+            )
+        seen.add(zone.name)
+        if cluster_domain == zone.name or cluster_domain.endswith(f".{zone.name}"):
+            yield (
+                f"{where}.name",
+                f"{zone.name} holds the cluster domain {cluster_domain}: forwarding it away "
+                "would take Service names from the kubernetes plugin",
+            )
+        for j, address in enumerate(zone.forward_to):
+            if any(address.version == net.version and address in net for net in inside):
+                yield (
+                    f"{where}.forward_to[{j}]",
+                    f"{address} is inside the cluster's pod or Service range",
+                )
+
+
+def _route_mistakes(arch: Architecture) -> Iterator[tuple[str, str]]:
+    listeners = {listener.name: listener for listener in arch.gateway.listeners}
+    served = _served_ports(arch)
+    claimed: dict[tuple[str, str | None, str | None, tuple[tuple[str, str], ...]], str] = {}
+    for i, route in enumerate(arch.gateway.routes):
+        where = f"gateway.routes[{i}]"
+        listener = listeners.get(route.listener)
+        if listener is None:
+            continue
+        host = route.hostname or listener.hostname
+        if route.backend and route.backend.port not in served:
+            yield (
+                f"{where}.backend.port",
+                f"no workload serves {route.backend.port}/TCP (served: "
+                f"{', '.join(str(p) for p in sorted(served)) or 'none'}): declare a flow to it",
+            )
+        key = (listener.name, host, route.path, tuple(sorted(route.headers.items())))
+        if key in claimed:
+            yield where, f"matches what route {claimed[key]!r} matches (same host, path, headers)"
+        claimed.setdefault(key, route.name)
+        redirect = route.redirect
+        if redirect and listener.protocol in ("HTTP", "HTTPS"):
+            scheme = listener.protocol.lower()
+            if (
+                redirect.scheme in (None, scheme)
+                and redirect.hostname in (None, host)
+                and redirect.port in (None, listener.port)
+            ):
+                yield f"{where}.redirect", "redirects to itself: a client would loop"
+
+
 def parse(text: str, source: str = "architecture.yaml") -> Architecture:
     """Parse and check a spec; every problem found is one line of the SpecError."""
     try:
@@ -664,6 +787,9 @@ def parse(text: str, source: str = "architecture.yaml") -> Architecture:
         *_duplicates(arch),
         *_overlapping_pools(arch),
         *_dns_records(arch.dns),
+        *_dns_mistakes(arch),
+        *_routing_mistakes(arch),
+        *_route_mistakes(arch),
     ]
     if problems:
         raise SpecError("\n".join(f"{source}: {path}: {reason}" for path, reason in problems))

@@ -55,3 +55,12 @@ def test_the_gateways_service_carries_its_pools_labels() -> None:
         m for m in gateway.render(parse(yaml.safe_dump(data)), LAYOUT) if m["kind"] == "Gateway"
     ]
     assert "infrastructure" not in bare["spec"]
+
+
+def test_a_wildcard_listener_is_asked_with_a_real_name() -> None:
+    data = yaml.safe_load(two_hosts())
+    for route in data["gateway"]["routes"]:
+        route.pop("hostname")
+    data["gateway"]["routes"].pop()
+    expected = gateway.route_requests(parse(yaml.safe_dump(data)), LAYOUT)
+    assert {r.host for r in expected if r.name != "unknown host"} == {"netconform.home.arpa"}

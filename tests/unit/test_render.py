@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -120,3 +121,19 @@ def test_a_verdict_of_several_holds_only_when_each_does() -> None:
     assert not combined.ok and combined.summary == "route missing"
     assert combined.evidence == "FRR\n\nRIB"
     assert Verdict.all([good, good]).ok
+
+
+def test_an_http_rules_path_matches_as_written_not_as_a_regex() -> None:
+    data = yaml.safe_load((ROOT / "architecture.yaml").read_text())
+    data["policy"]["flows"][0]["http"] = [{"method": "GET", "path": "/v1.0/status"}]
+    rendered = policies.render(parse(yaml.safe_dump(data)), LAYOUT, l7=True)
+    rules = [
+        r
+        for p in rendered
+        for rule in p["spec"].get("ingress", [])
+        for port in rule.get("toPorts", [])
+        for r in (port.get("rules") or {}).get("http", [])
+    ]
+    assert rules and all(r["path"] == r"/v1\.0/status.*" for r in rules)
+    assert re.fullmatch(rules[0]["path"], "/v1.0/status/x")
+    assert not re.fullmatch(rules[0]["path"], "/v1x0/status")

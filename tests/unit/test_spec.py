@@ -304,12 +304,93 @@ BAD = {
         "dns.records[0].outside",
         "fd00::1 is not an IPv4 address (A)",
     ),
-    "disruption budget over one": (
-        _edited(lambda d: d["dns"].update(disruption_budget=5)),
+    "disruption budget meant as a percent": (
+        _edited(lambda d: d["dns"].update(disruption_budget=1)),
         "dns.disruption_budget",
-        "less than or equal to 1",
+        "less than 0.5",
     ),
-}
+    "a zone that holds the cluster domain": (
+        _edited(lambda d: d["dns"]["zones"].append(
+            {"name": "local", "forward_to": ["198.18.53.10"]})),
+        "dns.zones[1].name",
+        "local holds the cluster domain cluster.local",
+    ),
+    "the same zone twice": (
+        _edited(lambda d: d["dns"]["zones"].append(dict(d["dns"]["zones"][0]))),
+        "dns.zones[1].name",
+        "home.arpa is declared twice",
+    ),
+    "a zone forwarded into the pod range": (
+        _edited(lambda d: d["dns"]["zones"][0].update(forward_to=["10.244.3.3"])),
+        "dns.zones[0].forward_to[0]",
+        "10.244.3.3 is inside the cluster's pod or Service range",
+    ),
+    "a route path without its slash": (
+        _edited(lambda d: d["gateway"]["routes"][0].update(path="login")),
+        "gateway.routes[0].path",
+        "'login' is not a path",
+    ),
+    "a hostname with a scheme": (
+        _edited(lambda d: d["gateway"]["listeners"][0].update(hostname="https://www.home.arpa")),
+        "gateway.listeners[0].hostname",
+        "is not a DNS name",
+    ),
+    "a backend port no workload serves": (
+        _edited(lambda d: (d["policy"].update(default="allow"),
+                           d["gateway"]["routes"][0]["backend"].update(port=8081))),
+        "gateway.routes[0].backend.port",
+        "no workload serves 8081/TCP",
+    ),
+    "two routes matching the same requests": (
+        _edited(lambda d: d["gateway"]["routes"].append(
+            {**d["gateway"]["routes"][2], "name": "again", "backend": {
+                "environment": "prod", "group": "db", "port": 5432}})),
+        "gateway.routes[4]",
+        "matches what route 'secure-web' matches",
+    ),
+    "an HTTPS route that redirects to itself": (
+        _edited(lambda d: d["gateway"]["routes"][2].update(
+            backend=None, redirect={"scheme": "https", "status": 301})),
+        "gateway.routes[2].redirect",
+        "redirects to itself",
+    ),
+    "mutual authentication to a service": (
+        _edited(lambda d: d["mutual_auth"].update(required_for=["dns"])),
+        "mutual_auth.required_for[0]",
+        "flow 'dns' goes to 'kube-dns', which is no app group",
+    ),
+    "an IPv6 BGP peer": (
+        _edited(lambda d: d["bgp"]["peers"][0].update(address="fd00::1")),
+        "bgp.peers[0].address",
+        "FRR's router-id and the peering here are IPv4 only",
+    ),
+    "a peer inside an LB pool": (
+        _edited(lambda d: d["bgp"]["peers"][0].update(address="198.18.250.3")),
+        "bgp.peers[0].address",
+        "198.18.250.3 is in pool 'default'",
+    ),
+    "two peers with one address": (
+        _edited(lambda d: d["bgp"]["peers"].append({**d["bgp"]["peers"][0], "name": "frr2"})),
+        "bgp.peers[1].address",
+        "198.18.0.1 is also peer 'frr''s address",
+    ),
+    "an IPv6 pool in an IPv4 cluster": (
+        _edited(lambda d: d["lb_ipam"]["pools"][0].update(cidr="fd00:250::/120")),
+        "lb_ipam.pools[0].cidr",
+        "fd00:250::/120 is IPv6; the cluster's pods are IPv4",
+    ),
+    "a pool inside the node network": (
+        _edited(lambda d: (d["cluster"].update(node_network="198.18.250.0/24"),
+                           d["bgp"]["peers"][0].update(address="198.18.250.200"))),
+        "lb_ipam.pools[0].cidr",
+        "198.18.250.0/28 overlaps the node network 198.18.250.0/24",
+    ),
+}  # fmt: skip
+
+
+def test_an_unquoted_off_is_off() -> None:
+    arch = parse(_edited(lambda d: d["encryption"].update(wireguard=False)))
+    assert arch.encryption.wireguard == "off"
 
 
 @pytest.mark.parametrize("case", BAD, ids=list(BAD))
