@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 from netconform import cluster, preflight, sources
+from netconform.checks.policy_input import POLICY_KINDS
+from netconform.manifest import Manifest, documents
 from netconform.spec import Architecture, SpecError, load
 
 DEFAULT_SPEC = "architecture.yaml"
@@ -59,7 +61,6 @@ def _analyze(args: argparse.Namespace) -> int:
     """The policies' matrix predicted without a cluster, against the spec; exit 1 on a diff."""
     import time
 
-    from netconform.manifest import documents
     from netconform.manifests import REFERENCE_RUN
     from netconform.policy_analysis import (
         analyze,
@@ -72,12 +73,12 @@ def _analyze(args: argparse.Namespace) -> int:
     started = time.monotonic()
     arch = _spec(args)
     try:
-        manifests = [d for path in args.paths for d in documents(Path(path).read_text())]
+        manifests = [d for path in args.paths for d in _policy_file(path)]
         user = sources.load(arch) if arch.sources.used else None
     except OSError as error:
         print(f"netconform analyze: {error.filename}: {error.strerror}", file=sys.stderr)
         return 2
-    except sources.SourceError as error:
+    except (sources.SourceError, ValueError) as error:
         print(f"netconform analyze: {error}", file=sys.stderr)
         return 2
     layout = RunNamespaces.declared_by(
@@ -91,8 +92,49 @@ def _analyze(args: argparse.Namespace) -> int:
     missing = unauthenticated(arch, manifests, layout)
     for line in missing:
         print(f"! {line}")
-    print(f"({len(manifests)} policies analyzed in {time.monotonic() - started:.2f} s)")
+    counted = sum(1 for m in manifests if m.get("kind") in POLICY_KINDS)
+    print(f"({counted} policies analyzed in {time.monotonic() - started:.2f} s)")
     return 0 if verdict.ok and not missing else 1
+
+
+def _policy_file(path: str) -> list[Manifest]:
+    """A file's documents, or a ValueError naming the file and every problem in it."""
+    import yaml
+
+    from netconform.checks.policy_input import problems
+
+    try:
+        found = documents(Path(path).read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "(document)"
+        reason = getattr(error, "problem", None) or str(error)
+        raise ValueError(f"{path}: {where}: not valid YAML: {reason}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text: is it the right file?") from None
+    said = problems(found, path)
+    if said:
+        raise ValueError("\n".join(said))
+    return found
+
+
+def _version(text: str) -> str:
+    """A release as Cilium tags it: v1.20.2 (a pre-release suffix allowed)."""
+    import re
+
+    if not re.fullmatch(r"v\d+\.\d+\.\d+(-[0-9A-Za-z.]+)?", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a version such as v1.20.2")
+    return text
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} seconds: give more than 0")
+    return value
 
 
 def _results_file(given: str) -> Path:
@@ -325,7 +367,9 @@ def main(argv: list[str] | None = None) -> int:
         parents=[spec_after],
         help="upgrade Cilium in place under steady probes and report the disruption",
     )
-    upgrade_cmd.add_argument("--to", required=True, metavar="VERSION", help="e.g. v1.20.2")
+    upgrade_cmd.add_argument(
+        "--to", required=True, type=_version, metavar="VERSION", help="e.g. v1.20.2"
+    )
     upgrade_cmd.add_argument(
         "--images",
         choices=["registry", "local"],
@@ -334,13 +378,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     upgrade_cmd.add_argument(
         "--max-gap",
-        type=float,
+        type=_positive,
         default=None,
         metavar="SECONDS",
         help="fail if an allowed probe goes unanswered longer (default: figures only)",
     )
     upgrade_cmd.add_argument(
-        "--probe-timeout", type=float, default=1.0, metavar="SECONDS", help="per probe"
+        "--probe-timeout", type=_positive, default=1.0, metavar="SECONDS", help="per probe"
     )
     upgrade_cmd.add_argument("--reports", default="reports", help="folder for the report")
     upgrade_cmd.add_argument("--dry-run", action="store_true", help="print the upgrade's commands")

@@ -113,8 +113,12 @@ def write(folder: Path, run: Mapping[str, Any]) -> Path:
 def load(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise ResultsError(f"{path}: {error}") from None
+    except OSError as error:
+        raise ResultsError(f"{path}: cannot read: {error.strerror}") from None
+    except ValueError as error:
+        raise ResultsError(
+            f"{path}: not a results file (results.json of a run): not JSON ({error})"
+        ) from None
     validate(data, str(path))
     return data
 

@@ -275,6 +275,11 @@ def _ports(
     return tuple(ports), tuple(named), "; ".join(dict.fromkeys(reasons))
 
 
+def _network(value: Any) -> Network:
+    """As the API server and Cilium parse a CIDR: host bits set are allowed."""
+    return ipaddress.ip_network(str(value), strict=False)
+
+
 def _peers(rule: Manifest, ingress: bool, namespace: str | None, has_ports: bool) -> Peers | None:
     side = "from" if ingress else "to"
     fields = [f"{side}{kind}" for kind in ("Endpoints", "CIDR", "CIDRSet", "Entities", "Nodes")]
@@ -284,12 +289,12 @@ def _peers(rule: Manifest, ingress: bool, namespace: str | None, has_ports: bool
         return None  # an empty list selects nothing
     if not present:
         return Peers(everything=True) if has_ports else None
-    cidrs = [Cidr(ipaddress.ip_network(c)) for c in rule.get(f"{side}CIDR") or []]
+    cidrs = [Cidr(_network(c)) for c in rule.get(f"{side}CIDR") or []]
     for item in rule.get(f"{side}CIDRSet") or []:
         if "cidr" not in item:
             continue
-        excepts = tuple(ipaddress.ip_network(e) for e in item.get("except") or [])
-        cidrs.append(Cidr(ipaddress.ip_network(item["cidr"]), excepts))
+        excepts = tuple(_network(e) for e in item.get("except") or [])
+        cidrs.append(Cidr(_network(item["cidr"]), excepts))
     unknown = [
         name for name in ("toFQDNs", "toServices", "toGroups", f"{side}Nodes") if name in present
     ]
@@ -384,8 +389,8 @@ def _network_policy_entries(policy: Manifest) -> list[Entry]:
                     _k8s_peer_selector(p, namespace) for p in peers_list if "ipBlock" not in p
                 )
                 cidrs = tuple(
-                    Cidr(ipaddress.ip_network(p["ipBlock"]["cidr"]),
-                         tuple(ipaddress.ip_network(e) for e in p["ipBlock"].get("except") or []))
+                    Cidr(_network(p["ipBlock"]["cidr"]),
+                         tuple(_network(e) for e in p["ipBlock"].get("except") or []))
                     for p in peers_list
                     if "ipBlock" in p
                 )  # fmt: skip

@@ -276,3 +276,27 @@ def test_analyze_reports_a_required_flow_its_policies_allow_without_authenticati
         "but egress allowed by" in out
     )
     assert out.count("requires mutual authentication") == 2  # prod and staging
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["upgrade-check", "--to", "not-a-version"], "'not-a-version' is not a version"),
+        (["upgrade-check", "--to", "v1.20.2", "--max-gap", "-5"], "-5 seconds: give more than 0"),
+    ],
+)
+def test_upgrade_check_refuses_a_bad_version_or_gap(
+    argv: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2 and said in capsys.readouterr().err
+
+
+def test_diff_of_a_file_that_is_not_json_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "results.json"
+    path.write_text("<html>")
+    assert main(["diff", str(path), str(path)]) == 2
+    assert "not a results file (results.json of a run): not JSON" in capsys.readouterr().err
