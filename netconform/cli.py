@@ -65,6 +65,7 @@ def _analyze(args: argparse.Namespace) -> int:
     from netconform.policy_analysis import (
         analyze,
         policy_manifests,
+        predictions,
         rule_findings,
         unauthenticated,
     )
@@ -85,11 +86,12 @@ def _analyze(args: argparse.Namespace) -> int:
         arch, REFERENCE_RUN, user.namespace_labels() if user else None
     )
     manifests = manifests or policy_manifests(arch, layout, user)
-    verdict = analyze(arch, manifests, layout)
+    predicted = predictions(arch, manifests, layout)
+    verdict = analyze(arch, predicted)
     print(verdict)
     for finding in rule_findings(arch, manifests, layout):
         print(f"note: {finding}")
-    missing = unauthenticated(arch, manifests, layout)
+    missing = unauthenticated(arch, predicted)
     for line in missing:
         print(f"! {line}")
     counted = sum(1 for m in manifests if m.get("kind") in POLICY_KINDS)

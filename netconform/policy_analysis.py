@@ -20,9 +20,10 @@ from netconform.checks.policy_analyzer import (
     entity_peer,
     entries_of,
     findings,
+    holding,
     outside_peer,
     pod_peer,
-    predict,
+    predict_held,
 )
 from netconform.checks.reachability import check_matrix
 from netconform.manifest import Manifest, documents
@@ -104,11 +105,23 @@ def predictions(
     layout: RunNamespaces,
     externals: Mapping[str, str] | None = None,
 ) -> dict[Cell, Prediction]:
-    """The analyzer's verdict for every cell of the spec's matrix."""
+    """The analyzer's verdict for every cell of the spec's matrix. Each endpoint's rules are
+    found once, not once per cell: a file of thousands of policies stays quick."""
     entries = entries_of(manifests)
     known = peers(arch, layout, externals)
+    held = {
+        (endpoint, ingress): holding(entries, peer, ingress)
+        for endpoint, peer in known.items()
+        for ingress in (False, True)
+    }
     return {
-        cell: predict(entries, known[cell.source], known[cell.destination], cell.port)
+        cell: predict_held(
+            held[(cell.source, False)],
+            held[(cell.destination, True)],
+            known[cell.source],
+            known[cell.destination],
+            cell.port,
+        )
         for cell in expected_matrix(arch).cells
     }
 
@@ -121,9 +134,8 @@ def predicted_matrix(predicted: Mapping[Cell, Prediction]) -> ExpectedMatrix:
     )
 
 
-def analyze(arch: Architecture, manifests: Sequence[Manifest], layout: RunNamespaces) -> Verdict:
+def analyze(arch: Architecture, predicted: Mapping[Cell, Prediction]) -> Verdict:
     """The prediction against the spec's intent, as the suites' expected/observed/diff grids."""
-    predicted = predictions(arch, manifests, layout)
     observed = {
         cell: Observation(AS_OBSERVED.get(p.verdict, p.verdict), p.why)
         for cell, p in predicted.items()
@@ -139,12 +151,9 @@ def analyze(arch: Architecture, manifests: Sequence[Manifest], layout: RunNamesp
     return Verdict(False, f"analyzer: {wrong}, {undecided} undecided", verdict.evidence)
 
 
-def unauthenticated(
-    arch: Architecture, manifests: Sequence[Manifest], layout: RunNamespaces
-) -> list[str]:
+def unauthenticated(arch: Architecture, predicted: Mapping[Cell, Prediction]) -> list[str]:
     """Cells of a flow the spec requires mutually authenticated that the policies allow
     without it: a policy that dropped its `authentication` still passes every probe."""
-    predicted = predictions(arch, manifests, layout)
     return [
         f"{cell}: flow {name} requires mutual authentication, but {predicted[cell].why}"
         for name in arch.mutual_auth.required_for

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import reprlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -377,7 +378,7 @@ class Architecture(_Strict):
         return self.base / relative
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """A mapping that names one key twice is a typo PyYAML would silently keep."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -761,8 +762,17 @@ def _route_mistakes(arch: Architecture) -> Iterator[tuple[str, str]]:
                 yield f"{where}.redirect", "redirects to itself: a client would loop"
 
 
+# A homelab's spec is a few kilobytes; one of megabytes is a wrong file, not an architecture.
+MAX_SPEC_BYTES = 1_000_000
+
+
 def parse(text: str, source: str = "architecture.yaml") -> Architecture:
     """Parse and check a spec; every problem found is one line of the SpecError."""
+    if len(text) > MAX_SPEC_BYTES:
+        raise SpecError(
+            f"{source}: (document): {len(text):,} characters; a spec is at most "
+            f"{MAX_SPEC_BYTES:,}: is it the right file?"
+        )
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)
     except RecursionError:
@@ -796,13 +806,23 @@ def parse(text: str, source: str = "architecture.yaml") -> Architecture:
     return arch
 
 
+def _shown(value: Any) -> str:
+    """A value as a message shows it: bounded, so an alias bomb is named, not expanded."""
+    shown = reprlib.Repr()
+    shown.maxlevel, shown.maxstring, shown.maxother = 2, 60, 60
+    shown.maxlist = shown.maxdict = 4
+    return shown.repr(value)
+
+
 def _reason(error: Any) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown key"
     if error["type"] == "missing":
         return "required key is missing"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return f"{message} (got {error['input']!r})" if error["type"] != "value_error" else message
+    message = str(error["msg"]).removeprefix("Value error, ")[:200]
+    if error["type"] == "value_error":
+        return message
+    return f"{message} (got {_shown(error['input'])})"
 
 
 def _source_paths(sources: Sources) -> Iterator[tuple[str, str]]:

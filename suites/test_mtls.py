@@ -14,7 +14,7 @@ from netconform.checks.mutual_auth import check_auth_offered, check_ready
 from netconform.checks.policy_analyzer import ALWAYS_FAIL
 from netconform.convergence import Convergence, converge
 from netconform.matrix import AUTH_DROP, of_flows
-from netconform.policy_analysis import unauthenticated
+from netconform.policy_analysis import predictions, unauthenticated
 from netconform.policy_run import PolicyRun
 from netconform.spec import Architecture
 from netconform.spire import Spire
@@ -45,7 +45,9 @@ def test_spire_can_authenticate_on_every_node(
 def test_the_required_flows_are_authenticated_and_connect(
     spec: Architecture, with_policies: PolicyRun, reachability: ReachabilitySuite
 ) -> None:
-    missing = unauthenticated(spec, with_policies.applied_policies, with_policies.layout)
+    missing = unauthenticated(
+        spec, predictions(spec, with_policies.applied_policies, with_policies.layout)
+    )
     assert not missing, "\n".join(missing)
     reachability.expect_matrix_from_spec().only(
         of_flows(spec, spec.mutual_auth.required_for)

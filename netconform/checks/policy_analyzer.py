@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from netconform.spec import PortSpec
@@ -50,6 +51,14 @@ class Peer:
     # Whether a policy can have it as its subject: pods and the Gateway's Envoy (Cilium's
     # ingress endpoint), not another node.
     subject: bool = True
+
+    @cached_property
+    def by_key(self) -> dict[str, list[tuple[str, str]]]:
+        """(source, value) by label key: selectors look keys up, not scan every label."""
+        index: dict[str, list[tuple[str, str]]] = {}
+        for source, key, value in self.labels:
+            index.setdefault(key, []).append((source, value))
+        return index
 
 
 def pod_peer(
@@ -88,7 +97,7 @@ class Requirement:
     values: frozenset[str] = frozenset()
 
     def matches(self, peer: Peer) -> bool:
-        found = {v for s, k, v in peer.labels if k == self.key and self.source in (ANY, s)}
+        found = {v for s, v in peer.by_key.get(self.key, ()) if self.source in (ANY, s)}
         if self.operator == "In":
             return bool(found & self.values)
         if self.operator == "NotIn":
@@ -441,11 +450,13 @@ def entries_of(manifests: Iterable[Manifest]) -> list[Entry]:
     return found
 
 
-def _side(
-    entries: Sequence[Entry], subject: Peer, peer: Peer, port: PortSpec, ingress: bool
-) -> Prediction:
+def holding(entries: Sequence[Entry], subject: Peer, ingress: bool) -> list[Entry]:
+    """The rules of one direction whose policies select `subject`."""
+    return [e for e in entries if e.ingress == ingress and e.subject.matches(subject)]
+
+
+def _side(selecting: Sequence[Entry], peer: Peer, port: PortSpec, ingress: bool) -> Prediction:
     direction = "ingress" if ingress else "egress"
-    selecting = [e for e in entries if e.ingress == ingress and e.subject.matches(subject)]
     matched = [(e, e.match(peer, port)) for e in selecting]
     denies = [e for e, m in matched if e.deny and m == ALLOWED]
     if denies:
@@ -477,11 +488,24 @@ def predict(
 ) -> Prediction:
     """The source's egress and the destination's ingress must both allow; a deny anywhere
     wins; outside the cluster there is no policy to ask."""
+    egress, ingress = holding(entries, source, False), holding(entries, destination, True)
+    return predict_held(egress, ingress, source, destination, port)
+
+
+def predict_held(
+    egress: Sequence[Entry],
+    ingress: Sequence[Entry],
+    source: Peer,
+    destination: Peer,
+    port: PortSpec,
+) -> Prediction:
+    """`predict` with the rules that hold each end already found (`holding`): a matrix finds
+    them once per endpoint, not once per cell."""
     sides = []
     if source.address is None and source.subject:
-        sides.append(_side(entries, source, destination, port, ingress=False))
+        sides.append(_side(egress, destination, port, ingress=False))
     if destination.address is None:
-        sides.append(_side(entries, destination, source, port, ingress=True))
+        sides.append(_side(ingress, source, port, ingress=True))
     for verdict in (DENIED, UNDECIDED):
         found = [s for s in sides if s.verdict == verdict]
         if found:
@@ -502,18 +526,17 @@ def findings(
         for e in entries
         if not any(e.subject.matches(p) for p in inside)
     ]
-    hit: set[Entry] = set()
+    held: dict[tuple[Peer, bool], list[Entry]] = {}
+    hit: set[int] = set()  # ids of the entries some cell matched
     shadows: dict[tuple[Entry, Entry], str] = {}
     for source, destination, port in cells:
         for ingress, subject, peer in ((False, source, destination), (True, destination, source)):
             if subject.address is not None:
                 continue
-            matched = [
-                e
-                for e in entries
-                if e.ingress == ingress and e.subject.matches(subject) and e.match(peer, port)
-            ]
-            hit.update(matched)
+            if (subject, ingress) not in held:
+                held[(subject, ingress)] = holding(entries, subject, ingress)
+            matched = [e for e in held[(subject, ingress)] if e.match(peer, port)]
+            hit.update(map(id, matched))
             for deny in (e for e in matched if e.deny):
                 for allow in (e for e in matched if not e.deny):
                     shadows.setdefault((deny, allow), f"{source.name} -> {destination.name} {port}")
@@ -522,7 +545,7 @@ def findings(
         for e in entries
         if not e.deny
         and e.peers is not None
-        and e not in hit
+        and id(e) not in hit
         and any(e.subject.matches(p) for p in inside)
     ]
     for (deny, allow), cell in shadows.items():
