@@ -781,6 +781,8 @@ def parse(text: str, source: str = "architecture.yaml") -> Architecture:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "(document)"
         reason = getattr(error, "problem", None) or str(error)
+        if "nesting depth" in reason:  # libyaml's own limit, where Python's would recurse
+            raise SpecError(f"{source}: (document): nested too deeply to be a spec") from None
         raise SpecError(f"{source}: {where}: not valid YAML: {reason}") from None
     if data is None:
         raise SpecError(f"{source}: (document): the file is empty")
