@@ -15,6 +15,7 @@ from netconform import policies, workloads
 from netconform.checks.policy_analyzer import (
     ALLOWED,
     DENIED,
+    Entry,
     Peer,
     Prediction,
     entity_peer,
@@ -180,7 +181,24 @@ def selecting(
 def rule_findings(
     arch: Architecture, manifests: Sequence[Manifest], layout: RunNamespaces
 ) -> list[str]:
-    """Dead rules, and denies shadowing allows, over the spec's endpoints and cells."""
+    """Dead rules, denies shadowing allows, and CIDR rules over the pods' own range, over the
+    spec's endpoints and cells."""
     known = peers(arch, layout)
     cells = [(known[c.source], known[c.destination], c.port) for c in expected_matrix(arch).cells]
-    return findings(entries_of(manifests), list(known.values()), cells)
+    entries = entries_of(manifests)
+    return [*findings(entries, list(known.values()), cells), *cidrs_over_pods(entries, arch)]
+
+
+def cidrs_over_pods(entries: Sequence[Entry], arch: Architecture) -> list[str]:
+    """Cilium never matches a CIDR rule to a cluster endpoint (its CIDR rules' documentation,
+    cilium/cilium#9209): a Kubernetes ipBlock that reaches pods by address reaches none, which
+    a user porting Kubernetes policies learns here rather than from a dropped flow."""
+    pods = arch.cluster.pod_cidr
+    return [
+        f"{e}: ipBlock {cidr.network} covers the pod CIDR {pods}: Cilium ignores it for pods, "
+        "Kubernetes would not (select them by label instead)"
+        for e in entries
+        if e.peers is not None and e.policy.startswith("NetworkPolicy ")
+        for cidr in e.peers.cidrs
+        if cidr.network.version == pods.version and cidr.network.overlaps(pods)
+    ]

@@ -127,6 +127,13 @@ SCENARIOS: dict[str, Callable[[PolicyRun], list[Manifest]]] = {
                 NAMESPACE_NAME: run.layout.namespace("prod")}}}]}],
         })
     ],
+    "an ipBlock over every address, pods included": lambda run: [
+        netpol(run, "ops", {
+            "podSelector": {},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}],
+        })
+    ],
     "deny without default deny": lambda run: [
         cnp(run, "prod", "only-deny", {
             "endpointSelector": {},

@@ -66,3 +66,23 @@ def test_analyze_refuses_a_file_it_cannot_read_fully_with_one_line(
     assert main(["analyze", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"netconform analyze: {path}") and said in err
+
+
+def test_an_ipblock_over_the_pods_is_named_for_what_cilium_does_with_it(tmp_path: Path) -> None:
+    from netconform.policy_analysis import rule_findings
+    from netconform.spec import load
+    from netconform.workloads import RunNamespaces
+
+    arch = load(Path(__file__).resolve().parents[2] / "architecture.yaml")
+    rule = {"from": [{"ipBlock": {"cidr": "10.0.0.0/8"}}, {"ipBlock": {"cidr": "198.18.0.0/15"}}]}
+    policy = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+              "metadata": {"name": "from-lan", "namespace": "prod"},
+              "spec": {"podSelector": {}, "ingress": [rule]}}  # fmt: skip
+    cilium = {**CNP, "metadata": {"name": "world", "namespace": "prod"},
+              "spec": {"endpointSelector": {}, "egress": [{"toCIDR": ["0.0.0.0/0"]}]}}  # fmt: skip
+    found = rule_findings(arch, [policy, cilium], RunNamespaces.declared_by(arch, "r"))
+    assert [f for f in found if "pod CIDR" in f] == [
+        "NetworkPolicy prod/from-lan ingress[0]: ipBlock 10.0.0.0/8 covers the pod CIDR "
+        "10.244.0.0/16: Cilium ignores it for pods, Kubernetes would not (select them by label "
+        "instead)"
+    ]
