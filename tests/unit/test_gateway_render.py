@@ -64,3 +64,17 @@ def test_a_wildcard_listener_is_asked_with_a_real_name() -> None:
     data["gateway"]["routes"].pop()
     expected = gateway.route_requests(parse(yaml.safe_dump(data)), LAYOUT)
     assert {r.host for r in expected if r.name != "unknown host"} == {"netconform.home.arpa"}
+
+
+def test_a_gateway_that_is_not_programmed_says_what_its_controller_said() -> None:
+    from fixtures.gateway import _conditions
+
+    status = {"conditions": [
+        {"type": "Accepted", "status": "True", "reason": "Accepted"},
+        {"type": "Programmed", "status": "False", "reason": "AddressNotAssigned"},
+    ]}  # fmt: skip
+    assert _conditions({"status": status}) == {
+        "Accepted": "True (Accepted)",
+        "Programmed": "False (AddressNotAssigned)",
+    }
+    assert _conditions(None) == {}
