@@ -11,6 +11,7 @@ pytest_plugins = [
     "fixtures.cluster",
     "fixtures.routing",
     "fixtures.dns",
+    "fixtures.dns_redundancy",
     "fixtures.encryption",
     "fixtures.mutual_auth",
     "fixtures.gateway",

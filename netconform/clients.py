@@ -65,9 +65,10 @@ def start(
     """A container per client a flow comes from, routed to the pods; `tool_image` brings `ip`
     (the router's FRR image), run once in the client's network namespace per route."""
     started: dict[str, Client] = {}
-    nodes = kube.list("cilium.io/v2", "CiliumNode")
+    wanted = [s for s in outside_sources(arch) if s.kind == "client"]
+    nodes = kube.list("cilium.io/v2", "CiliumNode") if wanted else []
     try:
-        for source in (s for s in outside_sources(arch) if s.kind == "client"):
+        for source in wanted:
             declared = probe_address(arch.clients[source.name])
             container = container_name(run, source.name)
             docker(

@@ -184,6 +184,12 @@ class PolicyRun:
         namespaces = [self.layout.namespace(env) for env in self.arch.environments]
         spire.wait_ready(server, timeouts, lambda: server.identities(namespaces), log.info)
 
+    def unauthenticated(self) -> list[str]:
+        """The cells of flows the spec requires mutually authenticated that the applied
+        policies allow without it (policy_analysis.unauthenticated)."""
+        predicted = policy_analysis.predictions(self.arch, self.applied_policies, self.layout)
+        return policy_analysis.unauthenticated(self.arch, predicted)
+
     def policies_of(self, cell: Cell) -> list[str]:
         """Which applied policies hold the cell's ends, with the file each came from."""
         known = policy_analysis.peers(self.arch, self.layout, self.probed_addresses)

@@ -46,6 +46,14 @@ class Timeouts:
     # CoreDNS restarted with a new Corefile until it answers with it (pods replaced, images
     # already on the nodes).
     dns: float = 120.0
+    # A deleted Cilium agent's BGP session seen down on the router: the TCP session ends
+    # when the pod goes, well inside FRR's hold time (180 s) the router would wait otherwise.
+    bgp_session_down: float = 60.0
+    # CoreDNS redundancy: queries keep flowing this long before a replica is deleted and after
+    # its replacement serves, so the stream covers the whole disruption.
+    dns_margin: float = 3.0
+    # One batch of the steady DNS query stream: a lost answer counts as a failure.
+    dns_query: float = 1.0
 
     @classmethod
     def options(cls) -> list[tuple[str, str, Any]]:

@@ -56,7 +56,9 @@ def test_a_restarted_agent_peers_again_and_its_routes_come_back(routing: Routing
     address = routing.nodes[node]
     pod = routing.cilium_pod(node)
     routing.kube.core().delete_namespaced_pod(pod, "kube-system")
-    went_down = routing.until(lambda: routing.session_down(address), timeout=60, rounds=1)
+    went_down = routing.until(
+        lambda: routing.session_down(address), routing.timeouts.bgp_session_down, rounds=1
+    )
     assert went_down.ok, f"deleting {pod} never took its BGP session down: {went_down}"
     others = routing.routes(routing.pod_cidr_routes(without=node))
     assert others.ok, f"while {node}'s agent restarts, the other nodes' routes: {others}"

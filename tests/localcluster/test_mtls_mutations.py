@@ -20,7 +20,6 @@ from netconform.convergence import Convergence, converge
 from netconform.engine import ReachabilityEngine
 from netconform.matrix import POLICY_DROP, ExpectedMatrix, of_flows
 from netconform.podexec import PodExec
-from netconform.policy_analysis import predictions, unauthenticated
 from netconform.policy_run import PolicyRun
 from netconform.spec import Architecture, MutualAuth
 from netconform.spire import INIT_CONTAINER, SERVER_POD, Spire
@@ -77,9 +76,7 @@ def test_a_required_flow_that_lost_its_authentication_connects_and_is_reported(
 ) -> None:
     applied(policy_run, spec.model_copy(update={"mutual_auth": MutualAuth()}), "required")
     assert judge(reachability, required).ok  # the probes alone cannot tell
-    missing = unauthenticated(
-        spec, predictions(spec, policy_run.applied_policies, policy_run.layout)
-    )
+    missing = policy_run.unauthenticated()
     assert {line.split(":")[0] for line in missing} == {
         f"{env}/backend -> {env}/db 5432/TCP" for env in ("prod", "staging")
     }
