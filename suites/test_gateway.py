@@ -7,15 +7,13 @@ route reaching its backend. On the local-images path it skips: no Envoy can be b
 from __future__ import annotations
 
 import datetime
-import json
-import socket
 
 import pytest
 
 from fixtures.gateway import GatewayUnderTest
 from netconform import gateway
 from netconform.checks.certificates import check_certificate
-from netconform.checks.gateway_routes import Reply, check_replies
+from netconform.checks.gateway_routes import check_replies
 from netconform.convergence import Convergence, converge
 from netconform.spec import Architecture
 from netconform.timeouts import Timeouts
@@ -50,15 +48,12 @@ def test_https_listeners_serve_the_run_cas_certificate_for_their_name(
 
 
 def test_tcp_routes_reach_their_backend(
-    spec: Architecture, gateway_under_test: GatewayUnderTest
+    spec: Architecture, gateway_under_test: GatewayUnderTest, timeouts: Timeouts
 ) -> None:
     routes = [r for r in gateway.declared_routes(spec, gateway_under_test.run.layout) if not r.http]
     if not routes:
         pytest.skip("architecture.yaml declares no TCP route")
     for route in routes:
         namespace, group, _ = route.cluster.split(":")
-        port = gateway_under_test.node_ports[route.port]
-        with socket.create_connection((gateway_under_test.node, port), timeout=10) as conn:
-            hello = json.loads(conn.makefile().readline())
-        answered = Reply(None, hello).backend()
+        answered = gateway_under_test.tcp_backend(route.port, timeouts.exec_slack)
         assert answered == f"{namespace}/{group}", f"{route}: answered by {answered}"
