@@ -148,8 +148,10 @@ def analyze(arch: Architecture, predicted: Mapping[Cell, Prediction]) -> Verdict
         return Verdict(
             True, f"analyzer: the policies give the spec's matrix ({len(predicted)} cells)"
         )
-    wrong = verdict.summary.split(": ", 1)[1].split(" after ")[0]
-    return Verdict(False, f"analyzer: {wrong}, {undecided} undecided", verdict.evidence)
+    wrong = f"{len(verdict.wrong)} of {len(matrix.cells)} cells wrong"
+    return Verdict(
+        False, f"analyzer: {wrong}, {undecided} undecided", verdict.evidence, verdict.wrong
+    )
 
 
 def unauthenticated(arch: Architecture, predicted: Mapping[Cell, Prediction]) -> list[str]:

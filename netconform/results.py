@@ -11,7 +11,6 @@ version bump changed. The format is versioned and described by a JSON Schema
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,18 +19,10 @@ from typing import Any
 import jsonschema
 
 from netconform import report_html
+from netconform.verdict import WrongCell
 
 FORMAT = 1
 SCHEMA = json.loads(Path(__file__).with_name("results.schema.json").read_text())
-# How a reachability verdict lists a wrong cell.
-WRONG_CELL = re.compile(r"^! wrong: (?P<cell>.+?) expected (?P<expected>\S+), got (?P<got>.+)$")
-
-
-@dataclass(frozen=True)
-class WrongCell:
-    cell: str
-    expected: str
-    got: str
 
 
 @dataclass(frozen=True)
@@ -45,14 +36,6 @@ class Check:
     wrong_cells: tuple[WrongCell, ...] = field(default_factory=tuple)
     # Every cell of the matrix the check asserted, as last observed (reachability checks).
     matrix: tuple[Mapping[str, str], ...] = field(default_factory=tuple)
-
-
-def wrong_cells(evidence: str) -> tuple[WrongCell, ...]:
-    """The cells a failed reachability check names, from its evidence (pytest marks the lines
-    of an assertion's message with `E`)."""
-    lines = (line.strip().removeprefix("E ").strip() for line in evidence.splitlines())
-    found = (WRONG_CELL.match(line) for line in lines)
-    return tuple(WrongCell(m["cell"], m["expected"], m["got"]) for m in found if m)
 
 
 class ResultsError(ValueError):

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 from netconform.matrix import Cell, Endpoint, ExpectedMatrix, Observed
 from netconform.spec import PortSpec
-from netconform.verdict import Verdict
+from netconform.verdict import Verdict, WrongCell
 
 MAX_LISTED_CELLS = 12
 
@@ -92,7 +92,12 @@ def check_matrix(
         False,
         summary,
         "\n\n".join([*grids, LEGEND, _listing(last, wrong, flapping, window, expected, explain)]),
+        tuple(WrongCell(str(c), str(expected.cells[c]), _seen(last, c)) for c in wrong),
     )
+
+
+def _seen(observed: Observed, cell: Cell) -> str:
+    return observed[cell].verdict if cell in observed else "nothing"
 
 
 def _numbering(expected: ExpectedMatrix) -> dict[Endpoint, int]:
@@ -162,11 +167,7 @@ def _listing(
     lines: list[str] = []
     for cell in wrong[:MAX_LISTED_CELLS]:
         seen = observed.get(cell)
-        got = (
-            f"{seen.verdict} ({seen.detail})"
-            if seen and seen.detail
-            else (seen.verdict if seen else "nothing")
-        )
+        got = f"{seen.verdict} ({seen.detail})" if seen and seen.detail else _seen(observed, cell)
         lines.append(f"! wrong: {cell} expected {expected.cells[cell]}, got {got}")
         lines += [f"  {line}" for line in explain(cell)]
     if len(wrong) > MAX_LISTED_CELLS:

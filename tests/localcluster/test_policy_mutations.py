@@ -87,7 +87,7 @@ def run_of(name: str, verdict: Verdict) -> dict:
         "passed" if verdict.ok else "failed",
         verdict.summary,
         verdict.evidence,
-        wrong_cells=results.wrong_cells(verdict.evidence),
+        wrong_cells=verdict.wrong,
     )
     return results.document(name, "2026-11-30T00:00:00+00:00", {}, "0" * 64, [check])
 
@@ -108,7 +108,7 @@ def test_diff_of_a_healthy_and_a_weakened_run_names_exactly_the_leaked_cells(
     assert lines[0].endswith(": passed -> failed")
     # Exactly the cells the weakened run found wrong: how many of the four leaks show by the
     # end of a broken run's short convergence is the datapath's business, not the diff's.
-    leaked = {cell.cell for cell in results.wrong_cells(weakened.evidence)}
+    leaked = {cell.cell for cell in weakened.wrong}
     assert leaked and all(LEAK.match(cell) for cell in leaked), leaked
     named = {line.split(" (got ")[0].removeprefix("cell now wrong: ") for line in lines[1:]}
     assert named == leaked, lines

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from netconform.checks.reachability import check_matrix
+from netconform.checks.reachability import MAX_LISTED_CELLS, check_matrix
 from netconform.matrix import ALLOWED, DENIED, Cell, Endpoint, ExpectedMatrix, Observation
 from netconform.spec import PortSpec
+from netconform.verdict import WrongCell
 
 FE = Endpoint("prod/frontend", "workload", "frontend", "prod")
 BE = Endpoint("prod/backend", "workload", "backend", "prod")
@@ -96,3 +97,22 @@ def test_a_wrong_cell_says_whether_its_pods_share_a_node() -> None:
     assert "5432/TCP cross-node: " in verdict.evidence
     assert "5432/TCP same-node" not in verdict.evidence
     assert "! wrong: prod/frontend -> prod/backend 5432/TCP [cross-node]" in verdict.evidence
+
+
+def test_the_wrong_cells_travel_as_data_beside_the_text() -> None:
+    verdict = check(observed(), observed(frontend_db="refused", backend_db="dropped"))
+    assert verdict.wrong == (
+        WrongCell("prod/backend -> prod/db 5432/TCP", "connected", "dropped"),
+        WrongCell("prod/frontend -> prod/db 5432/TCP", "dropped", "refused"),
+    )
+    assert check(observed(), observed()).wrong == ()
+
+
+def test_every_wrong_cell_is_data_even_past_what_the_screen_lists() -> None:
+    many = [Endpoint(f"prod/app{i}", "workload", f"app{i}", "prod") for i in range(6)]
+    cells = [Cell(a, b, P) for a in many for b in many if a != b]
+    expected = ExpectedMatrix(dict.fromkeys(cells, DENIED))
+    verdict = check_matrix(expected, [dict.fromkeys(cells, Observation("connected"))], 1, 1.0,
+                           lambda cell: [])  # fmt: skip
+    assert len(verdict.wrong) == 30 > MAX_LISTED_CELLS
+    assert verdict.evidence.count("! wrong:") == MAX_LISTED_CELLS

@@ -11,6 +11,7 @@ import pytest
 
 from fixtures.prerequisites import skip_or_stop
 from netconform import results
+from netconform.verdict import WrongCell
 
 BROWSER = "chromium-headless-shell"
 WRONG = "prod/frontend -> prod/db 5432/TCP [cross-node]"
@@ -42,7 +43,7 @@ def failing_run() -> dict:
         "reachability: 1 of 2 cells wrong",
         evidence,
         1.5,
-        results.wrong_cells(evidence),
+        (WrongCell(WRONG, "dropped", "connected"),),
         matrix,
     )
     return results.document("20261130T100000Z", "2026-11-30T10:00:00+00:00",
