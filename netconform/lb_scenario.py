@@ -90,6 +90,17 @@ class LbScenario:
             p["metadata"]["name"] for p in self.kube.list("v1", "Pod", self.namespace, selector)
         ]
 
+    def remove_backend(self, timeout: float) -> None:
+        """Delete the backends and return once their pods are gone: a terminating pod still
+        serves a Service that has no other backend."""
+        self.kube.delete("apps/v1", "Deployment", BACKEND, self.namespace)
+        self.kube.wait_for(
+            f"the pods of deployment {self.namespace}/{BACKEND} to be gone",
+            lambda: {"status": {"pods": self.backend_pods()}},
+            lambda seen: not (seen or {})["status"]["pods"],
+            timeout,
+        )
+
     def pool(self, name: str, cidr: str, color: str = "any", disabled: bool = False) -> str:
         full = f"{self.test_id}-{name}"
         spec = {

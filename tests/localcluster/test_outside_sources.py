@@ -24,7 +24,7 @@ from netconform.spec import Architecture, parse
 from netconform.timeouts import Timeouts
 from netconform.verdict import Verdict
 
-JUDGED = Convergence(timeout=30, consistent_rounds=2)
+ONE_ROUND = Convergence(timeout=0, consistent_rounds=1)
 LAPTOP = "laptop"
 
 
@@ -62,18 +62,23 @@ def outside_run(
         run.kube.delete_namespace(run.layout.namespace(workloads.NODES), wait=False)
 
 
-def outside_cells(run: PolicyRun, engine: ReachabilityEngine) -> ExpectedMatrix:
-    expected = expected_matrix(run.arch)
+def outside_cells(arch: Architecture, engine: ReachabilityEngine) -> ExpectedMatrix:
+    expected = expected_matrix(arch)
     kept = [c for c in expected.cells if c.source.name in (LAPTOP, "remote-node")]
     return engine.prober.probed(restrict(expected, kept))
 
 
 def judge(run: PolicyRun, arch: Architecture, timeouts: Timeouts) -> tuple[ExpectedMatrix, Verdict]:
-    """Reference policies rendered from `arch` applied, the cells held to `run`'s spec."""
+    """Reference policies rendered from `arch` applied and seen to take effect, then the cells
+    held to `run`'s spec in one round."""
     run.remove_policies()
     run.apply_policies(run.reference_policies(arch))
-    engine = ReachabilityEngine(run.prober(2.0, timeouts.exec_slack), JUDGED)
-    matrix = outside_cells(run, engine)
+    prober = run.prober(2.0, timeouts.exec_slack)
+    applied = ReachabilityEngine(prober, Convergence(timeouts.convergence, 2))
+    took_effect = applied.check(outside_cells(arch, applied))
+    assert took_effect.ok, f"the policies applied never held:\n{took_effect}"
+    engine = ReachabilityEngine(prober, ONE_ROUND)
+    matrix = outside_cells(run.arch, engine)
     return matrix, engine.check(matrix)
 
 

@@ -56,24 +56,24 @@ def test_an_upgrade_and_its_rollback_are_measured_without_a_leak(
             cluster.run_plan(steps.upgrade)
 
 
-def _without_policies_and_lb_backends(run: PolicyRun, lb: upgrade.OutsideLb) -> list[cluster.Step]:
-    namespace = lb.scenario.namespace
-    return [
-        cluster.Step("remove the reference policies", (), action=run.remove_policies),
-        cluster.Step(
-            "delete the LoadBalancer's backends",
-            (),
-            action=lambda: run.kube.delete("apps/v1", "Deployment", "echo", namespace),
-        ),
-    ]
-
-
 def test_leaks_and_outages_under_the_steady_probes_are_named(
     target: Target, spec: Architecture, timeouts: Timeouts
 ) -> None:
+    def without_policies_and_lb_backends(
+        run: PolicyRun, lb: upgrade.OutsideLb
+    ) -> list[cluster.Step]:
+        return [
+            cluster.Step("remove the reference policies", (), action=run.remove_policies),
+            cluster.Step(
+                "delete the LoadBalancer's backends",
+                (),
+                action=lambda: lb.scenario.remove_backend(timeouts.workloads_ready),
+            ),
+        ]
+
     versions = cluster.load_versions()
     measured = upgrade.measure(
-        target.kube, spec, versions, _without_policies_and_lb_backends, timeouts, progress=print
+        target.kube, spec, versions, without_policies_and_lb_backends, timeouts, progress=print
     )
     verdict = check_disruption(measured.series, max_gap=5.0)
     assert not verdict.ok
