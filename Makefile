@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: help venv tools manifests analyze preflight docker-up docker-down local-images test-local test-example check check-controlplane controlplane lint test test-policies bench clean
+.PHONY: help venv dist tools manifests analyze preflight docker-up docker-down local-images test-local test-example check check-controlplane controlplane lint test test-policies bench clean
 
 help:
 	@echo "make check          the suite's own tests: lint, unit, lab (root), schema"
@@ -16,7 +16,9 @@ help:
 	@echo "   IMAGES=local       ... from images built here (no registry access; make docker-up first)"
 	@echo "   SPEC=FILE          ... against another architecture (and the files its sources name)"
 	@echo "make test-policies  the policy analyzer, then only the network policy suites"
-	@echo "make test-example   examples/homelab's own files on the local cluster, and its mistakes"
+	@echo "make test-example   examples/homelab's own files on the local cluster (netconform installed"
+	@echo "                    from the wheel, run from the example's folder), and its mistakes"
+	@echo "make dist           the wheel: netconform with its suites, fixtures and cluster data"
 	@echo "make analyze        the policies' matrix predicted without a cluster, against the spec"
 	@echo "make bench          what a matrix pass costs, what a capture keeps up with (lab, root)"
 	@echo "make manifests      write the reference manifests of architecture.yaml into manifests/"
@@ -68,7 +70,7 @@ check-controlplane: controlplane
 CLUSTER ?= kind
 IMAGES ?= registry
 SPEC ?= architecture.yaml
-SUITES := $(PYTEST) suites -v --cluster=$(CLUSTER) --images=$(IMAGES) --spec=$(SPEC) \
+SUITES := $(VENV)/bin/netconform test -v --cluster=$(CLUSTER) --images=$(IMAGES) --spec=$(SPEC) \
 	$(if $(TEST),--test='$(TEST)') \
 	$(if $(CONTEXT),--kube-context=$(CONTEXT)) $(ARGS)
 
@@ -110,15 +112,29 @@ local-images: docker-up
 
 # The engine, cluster lifecycle, pod exec and policy mutations on real Cilium; reuses the
 # suites' cluster when `make test IMAGES=local ARGS=--keep-cluster` left it running.
-# examples/homelab, a user's Flux tree, tested as written on the local cluster: its suites,
-# then its four mistakes and the analyzer held against Cilium on its policies.
-EXAMPLE := examples/homelab/architecture.yaml
-test-example: local-images
+# The wheel a user installs: the suites, their fixtures and the cluster data inside it.
+dist: venv
+	rm -rf dist
+	$(PY) -m pip wheel --quiet --no-deps --wheel-dir dist .
+
+# examples/homelab, a user's Flux tree, tested as written on the local cluster by netconform
+# installed from the wheel into a fresh venv outside the checkout and run from a copy of the
+# example's folder; then its four mistakes and the analyzer held against Cilium on its policies.
+# The released chart and CRDs (../shared) are named by the variables an installed copy reads.
+EXAMPLE := examples/homelab
+INSTALLED ?= $(or $(TMPDIR),/tmp)/netconform-installed
+SHARED ?= $(abspath ../shared)
+test-example: local-images dist
 	@mkdir -p reports
-	$(PYTEST) suites -v --cluster=kind --images=local --spec=$(EXAMPLE) --keep-cluster \
-	  --junitxml=reports/example.xml
+	rm -rf $(INSTALLED) && $(PYTHON) -m venv $(INSTALLED)/venv
+	$(INSTALLED)/venv/bin/pip install --quiet dist/netconform-*.whl
+	cp -r $(EXAMPLE) $(INSTALLED)/homelab
+	cd $(INSTALLED)/homelab && NETCONFORM_STATE=$(CURDIR)/.netconform \
+	  NETCONFORM_REPORTS=$(CURDIR)/reports NETCONFORM_CHARTS=$(SHARED)/charts \
+	  NETCONFORM_CRDS=$(SHARED)/crds $(INSTALLED)/venv/bin/netconform test --images=local -v \
+	  --keep-cluster --junitxml=$(CURDIR)/reports/example.xml
 	$(PYTEST) tests/localcluster/test_user_configuration.py -m localcluster --images=local \
-	  --spec=$(EXAMPLE) --junitxml=reports/example-mistakes.xml
+	  --spec=$(EXAMPLE)/architecture.yaml --junitxml=reports/example-mistakes.xml
 
 # The upgrade test's candidate is built first: a cold build outlasts pytest's per-test timeout.
 UPGRADE_CANDIDATE ?= v1.20.2
@@ -132,4 +148,4 @@ test-local: local-images
 clean:
 	-$(PYTHON) -c 'from lab.topology import sweep_stale; print("\n".join(sweep_stale()))'
 	-[ -x $(PY) ] && $(PY) -m netconform.cli clean $(if $(CONTEXT),--kube-context=$(CONTEXT))
-	rm -rf reports/*.xml reports/*.md reports/*.html reports/2*/ $(VENV) .ruff_cache
+	rm -rf reports/*.xml reports/*.md reports/*.html reports/2*/ $(VENV) .ruff_cache dist build

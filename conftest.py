@@ -1,19 +1,4 @@
-"""Root conftest: the repository root is importable for every test, and the suites' fixtures
-(cluster, workloads, reachability) and options (--cluster, --kube-context, --keep-cluster,
---allow-cluster-changes, --spec, --probe-timeout, --external, --test,
---keep-cluster-on-failure, --no-bundle) are registered here."""
+"""Root conftest: the repository root is importable for every test, and the suites' plugin
+(fixtures, options, markers) is registered for the project's own tests too."""
 
-# Modules that others import come first, so each is registered before it is imported.
-pytest_plugins = [
-    "fixtures.policy",
-    "fixtures.results",
-    "fixtures.on_failure",
-    "fixtures.cluster",
-    "fixtures.routing",
-    "fixtures.dns",
-    "fixtures.dns_redundancy",
-    "fixtures.encryption",
-    "fixtures.mutual_auth",
-    "fixtures.gateway",
-    "pytester",
-]
+pytest_plugins = ["netconform.fixtures.plugin", "pytester"]

@@ -11,9 +11,7 @@ from pathlib import Path
 from netconform import cluster, preflight, sources
 from netconform.checks.policy_input import POLICY_KINDS
 from netconform.manifest import Manifest, documents
-from netconform.spec import Architecture, SpecError, load
-
-DEFAULT_SPEC = "architecture.yaml"
+from netconform.spec import SPEC_FILE, Architecture, SpecError, load
 
 
 def _spec(args: argparse.Namespace) -> Architecture:
@@ -305,10 +303,16 @@ def _clean(args: argparse.Namespace) -> int:
     return 0
 
 
+def _test(args: argparse.Namespace) -> int:
+    from netconform import suite_run  # pytest is imported only to run the suites
+
+    return suite_run.run(args.spec, args.images, args.marker, args.test, args.extra)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="netconform", description=__doc__)
     parser.add_argument(
-        "--spec", default=DEFAULT_SPEC, help="architecture file (default: %(default)s)"
+        "--spec", default=SPEC_FILE, help="architecture file (default: %(default)s)"
     )
     # Also accepted after the command; SUPPRESS keeps the one given before it otherwise.
     spec_after = argparse.ArgumentParser(add_help=False)
@@ -391,12 +395,29 @@ def main(argv: list[str] | None = None) -> int:
     upgrade_cmd.add_argument("--reports", default="reports", help="folder for the report")
     upgrade_cmd.add_argument("--dry-run", action="store_true", help="print the upgrade's commands")
     upgrade_cmd.set_defaults(run=_upgrade_check)
+    test = commands.add_parser(
+        "test",
+        parents=[spec_after],
+        help="run the suites against the spec (kind + Cilium, or --cluster=existing); "
+        "options it does not know go to pytest",
+    )
+    test.add_argument(
+        "--images", choices=["registry", "local"], default=None, help="default: registry"
+    )
+    test.add_argument("-m", dest="marker", metavar="EXPR", help="suites by marker, e.g. policies")
+    test.add_argument(
+        "--test", action="append", default=[], metavar="REGEX", help="tests by name (! leaves out)"
+    )
+    test.set_defaults(run=_test)
     clean = commands.add_parser(
         "clean", parents=[spec_after], help="remove what interrupted runs left behind"
     )
     clean.add_argument("--kube-context", default=None, help="an existing cluster's context")
     clean.set_defaults(run=_clean)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "test":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
     try:
         return int(args.run(args))
     except SpecError as error:

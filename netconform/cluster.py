@@ -7,6 +7,7 @@ Everything a run will do is first a plan of plain commands and files, so
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import ipaddress
 import os
 import shlex
@@ -30,14 +31,16 @@ if TYPE_CHECKING:
     from netconform.lan import Lan
     from netconform.sources import UserConfig
 
+# The checkout when running from one (an installed copy has none of these beside it).
 ROOT = Path(__file__).resolve().parents[1]
-CLUSTER_DIR = ROOT / "cluster"
+CLUSTER_DIR = Path(str(importlib.resources.files("netconform.cluster_files")))
 TOOLS_DIR = ROOT / ".bin"
 # Where `make local-images` leaves kind, kubectl and the node image (no registry access).
 LOCAL_NODE_IMAGE = cache.IMAGES_DIR / "node-image"
 GATEWAY_API_CRDS = "https://github.com/kubernetes-sigs/gateway-api/releases/download/{version}/standard-install.yaml"
 # Released charts and upstream CRDs for machines without registry access, laid out beside
-# the repository (where CI puts them) unless these variables say otherwise.
+# the checkout (where CI puts them) unless NETCONFORM_CHARTS and NETCONFORM_CRDS say otherwise
+# (an installed copy needs them for --images=local).
 SHARED = ROOT.parent / "shared"
 # The feature overlays the local-images path leaves out, each a deviation with its reason.
 LOCAL_WITHOUT = {
@@ -638,7 +641,9 @@ def kind_cluster(
 
 
 def workdir_for_name(name: str) -> Path:
-    return Path(os.environ.get("NETCONFORM_STATE", ROOT / ".netconform")) / name
+    """Where a cluster's kubeconfig and rendered files live: .netconform/ of the directory
+    netconform runs from (the user's repository), unless NETCONFORM_STATE says otherwise."""
+    return Path(os.environ.get("NETCONFORM_STATE") or Path.cwd() / ".netconform") / name
 
 
 def workdir_for(arch: Architecture) -> Path:

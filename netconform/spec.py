@@ -354,6 +354,10 @@ class Sources(_Strict):
         return bool(self.cilium or self.manifests or self.coredns)
 
 
+# The spec a run reads when none is named.
+SPEC_FILE = "architecture.yaml"
+
+
 class Architecture(_Strict):
     version: Literal[1]
     cluster: Cluster
@@ -371,7 +375,7 @@ class Architecture(_Strict):
     mutual_auth: MutualAuth = MutualAuth()
     sources: Sources = Sources()
     # The spec file and its folder, where `sources` paths start (set by `load`).
-    file: str = Field(default="architecture.yaml", exclude=True)
+    file: str = Field(default=SPEC_FILE, exclude=True)
     base: Path = Field(default=Path("."), exclude=True)
 
     def source_path(self, relative: str) -> Path:
@@ -766,7 +770,7 @@ def _route_mistakes(arch: Architecture) -> Iterator[tuple[str, str]]:
 MAX_SPEC_BYTES = 1_000_000
 
 
-def parse(text: str, source: str = "architecture.yaml") -> Architecture:
+def parse(text: str, source: str = SPEC_FILE) -> Architecture:
     """Parse and check a spec; every problem found is one line of the SpecError."""
     if len(text) > MAX_SPEC_BYTES:
         raise SpecError(

@@ -6,8 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-
-from fixtures.routing import Routing
+from netconform.fixtures.routing import Routing
 
 pytestmark = [pytest.mark.bgp, pytest.mark.xdist_group("bgp")]
 

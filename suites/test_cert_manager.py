@@ -7,8 +7,8 @@ Certificates are dry-run against its CRDs in tests/controlplane instead)."""
 from __future__ import annotations
 
 import pytest
+from netconform.fixtures.gateway import WITHOUT_CERT_MANAGER, GatewayUnderTest, skip_on_local_images
 
-from fixtures.gateway import WITHOUT_CERT_MANAGER, GatewayUnderTest, skip_on_local_images
 from netconform.spec import Architecture, Listener
 from netconform.timeouts import Timeouts
 

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import pytest
+from netconform.fixtures.dns_redundancy import Disruption
 
-from fixtures.dns_redundancy import Disruption
 from netconform.spec import Architecture
 
 pytestmark = [pytest.mark.dns, pytest.mark.xdist_group("cluster-policy")]

@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from netconform.fixtures.gateway import GatewayUnderTest
 
-from fixtures.gateway import GatewayUnderTest
 from netconform import gateway
 from netconform.checks.certificates import check_certificate
 from netconform.checks.gateway_routes import check_replies

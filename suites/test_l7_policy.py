@@ -12,8 +12,8 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from netconform.fixtures.policy import ReachabilitySuite
 
-from fixtures.policy import ReachabilitySuite
 from netconform.checks.gateway_routes import check_replies
 from netconform.convergence import Convergence, converge
 from netconform.l7 import agent_probe, l7_requests, reply_of

@@ -7,8 +7,8 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
+from netconform.fixtures.routing import SCENARIO_RANGE, LbBench, Routing
 
-from fixtures.routing import SCENARIO_RANGE, LbBench, Routing
 from netconform.checks.lbipam import Allocated, LbExpectation, Refused, Shared
 from netconform.lb_scenario import LbScenario
 from netconform.verdict import Verdict

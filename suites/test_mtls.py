@@ -6,9 +6,9 @@ flows drop, and Hubble gives the authentication as the reason (not the policy)."
 from __future__ import annotations
 
 import pytest
+from netconform.fixtures.mutual_auth import spire_ready
+from netconform.fixtures.policy import ReachabilitySuite
 
-from fixtures.mutual_auth import spire_ready
-from fixtures.policy import ReachabilitySuite
 from netconform.checks.mutual_auth import check_auth_offered
 from netconform.matrix import AUTH_DROP, of_flows
 from netconform.policy_run import PolicyRun

@@ -6,8 +6,7 @@ veths see it in clear."""
 from __future__ import annotations
 
 import pytest
-
-from fixtures.encryption import Encryption
+from netconform.fixtures.encryption import Encryption
 
 pytestmark = [pytest.mark.encryption, pytest.mark.xdist_group("cluster-policy")]
 

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from netconform.fixtures.prerequisites import skip_or_stop
 
-from fixtures.prerequisites import skip_or_stop
 from netconform.kube import Kube
 from netconform.offline.gobuild import binary_path
 from tests.controlplane import harness

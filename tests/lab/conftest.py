@@ -6,8 +6,8 @@ import os
 import shutil
 
 import pytest
+from netconform.fixtures.prerequisites import skip_or_stop
 
-from fixtures.prerequisites import skip_or_stop
 from lab.topology import sweep_stale
 
 TOOLS = {

@@ -9,8 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from fixtures.prerequisites import skip_or_stop
+from netconform.fixtures.prerequisites import skip_or_stop
 
 ENGINE_TESTS = "test_engine.py"
 # Makes and deletes a cluster of its own: before the session's cluster is up, the two never

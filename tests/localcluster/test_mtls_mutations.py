@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from netconform.fixtures.policy import ReachabilitySuite
 
-from fixtures.policy import ReachabilitySuite
 from netconform.bundle import collect
 from netconform.checks.mutual_auth import SpireState, check_ready
 from netconform.checks.policy_analyzer import ALWAYS_FAIL

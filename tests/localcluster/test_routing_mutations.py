@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from netconform.fixtures.routing import Routing
 
-from fixtures.routing import Routing
 from netconform import manifests
 from netconform.exec import DockerExec
 from netconform.router import Router

@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+from netconform.fixtures.policy import ReachabilitySuite
 
-from fixtures.policy import ReachabilitySuite
 from netconform import sources
 from netconform.convergence import Convergence
 from netconform.engine import ReachabilityEngine

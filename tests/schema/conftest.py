@@ -7,8 +7,8 @@ never pass by skipping, so there a missing schema directory stops the run.
 from __future__ import annotations
 
 import pytest
+from netconform.fixtures.prerequisites import skip_or_stop
 
-from fixtures.prerequisites import skip_or_stop
 from tests.schema.validation import HELM_VALUES, MANIFESTS, Schemas, crd_dir
 
 

@@ -67,7 +67,7 @@ def test_a_wildcard_listener_is_asked_with_a_real_name() -> None:
 
 
 def test_a_gateway_that_is_not_programmed_says_what_its_controller_said() -> None:
-    from fixtures.gateway import _conditions
+    from netconform.fixtures.gateway import _conditions
 
     status = {"conditions": [
         {"type": "Accepted", "status": "True", "reason": "Accepted"},

@@ -8,8 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from netconform.fixtures.prerequisites import skip_or_stop
 
-from fixtures.prerequisites import skip_or_stop
 from netconform import results
 from netconform.verdict import WrongCell
 

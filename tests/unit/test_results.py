@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SUITE = """
 import pytest
 
-from fixtures.policy import WRONG_CELLS_PROPERTY
+from netconform.fixtures.policy import WRONG_CELLS_PROPERTY
 
 def test_holds():
     pass
@@ -45,8 +45,8 @@ def run_suites(tmp_path: Path, body: str) -> dict:
     reports = tmp_path / "reports"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NETCONFORM_REPORTS": str(reports)}
     subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "fixtures.results", "-p", "no:cacheprovider",
-         "--rootdir", str(tmp_path), str(tmp_path / "suites")],
+        [sys.executable, "-m", "pytest", "-p", "netconform.fixtures.results",
+         "-p", "no:cacheprovider", "--rootdir", str(tmp_path), str(tmp_path / "suites")],
         cwd=tmp_path, env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
     [folder] = list(reports.iterdir())

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from netconform.fixtures.prerequisites import on_ci
 
-from fixtures.prerequisites import on_ci
 from netconform import gateway, sources
 from netconform.sources.helm import from_helm_release
 from netconform.sources.tree import Sourced, SourceError, Tree

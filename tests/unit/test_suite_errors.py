@@ -12,8 +12,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_suites(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`netconform test`, as `make test` runs it."""
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "suites", *args],
+        [sys.executable, "-m", "netconform.cli", "test", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,

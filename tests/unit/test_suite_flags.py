@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from netconform.fixtures.on_failure import selected
 
-from fixtures.on_failure import selected
 from tests.unit.test_suite_errors import ROOT, run_suites
 
 
@@ -55,10 +55,10 @@ def test_the_bundle_is_collected_once_at_the_first_failure(
     pytester.makeconftest(
         """
 import pytest
-from fixtures import on_failure
+from netconform.fixtures import on_failure
 from netconform import bundle
 
-pytest_plugins = ["fixtures.results", "fixtures.on_failure"]
+pytest_plugins = ["netconform.fixtures.results", "netconform.fixtures.on_failure"]
 CALLS = []
 
 def fake_collect(kube, folder):

@@ -1,0 +1,1 @@
+"""The conformance suites (packaged as netconform.suites): each says what is expected."""
