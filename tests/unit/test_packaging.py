@@ -17,23 +17,29 @@ PACKAGED = {"suites": "netconform/suites", "fixtures": "netconform/fixtures",
             "cluster": "netconform/cluster_files", "netconform": "netconform"}  # fmt: skip
 
 
+def tracked(folder: str = ".") -> list[str]:
+    """The checkout's files (untracked ones not ignored included), not what a build left."""
+    listed = subprocess.run(
+        ["git", "-C", ROOT, "ls-files", "--cached", "--others", "--exclude-standard", folder],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return [name for name in listed.stdout.splitlines() if (ROOT / name).exists()]
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dist = tmp_path_factory.mktemp("dist")
+    """Built from a copy of the checkout: a build writes build/ beside its sources."""
+    source, dist = tmp_path_factory.mktemp("source"), tmp_path_factory.mktemp("dist")
+    for name in tracked():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, source / name)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", dist, ROOT],
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", dist, source],
         check=True,
         capture_output=True,
     )
     [built] = dist.glob("netconform-*.whl")
     return built
-
-
-def tracked(folder: str) -> list[str]:
-    listed = subprocess.run(
-        ["git", "-C", ROOT, "ls-files", folder], check=True, capture_output=True, text=True
-    )
-    return listed.stdout.splitlines()
 
 
 def test_the_wheel_holds_the_suites_fixtures_cluster_data_schema_and_agent(wheel: Path) -> None:
