@@ -29,6 +29,7 @@ from netconform.policy_run import on_kind
 from netconform.probing import MatrixProber
 from netconform.spec import load
 from netconform.timeouts import DEFAULT as DEFAULT_TIMEOUTS
+from netconform.versions import load_versions, probe_image, tool, version
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,13 +52,13 @@ def main() -> int:
     args = parser.parse_args()
 
     arch = load(args.spec)
-    versions = cluster.load_versions()
+    versions = load_versions()
     workdir = cluster.workdir_for(arch)
     if arch.cluster.name not in cluster.kind_clusters():
         print(f"no kind cluster {arch.cluster.name}: run netconform cluster up first")
         return 2
     kube = Kube.from_kubeconfig(workdir / "kubeconfig")
-    image = cluster.probe_image(versions)
+    image = probe_image(versions)
     with on_kind(kube, arch, image, DEFAULT_TIMEOUTS.workloads_ready) as run:
         run.apply_policies()
         prober = run.prober(args.timeout, DEFAULT_TIMEOUTS.exec_slack)
@@ -83,7 +84,7 @@ def main() -> int:
             f"cluster stability: {len(rounds)} rounds, {wrong} wrong cells, "
             f"{flapping} flapping cells"
         )
-        kubectl = [cluster.tool("kubectl", cluster.version(versions, "kubernetes"))]
+        kubectl = [tool("kubectl", version(versions, "kubernetes"))]
         kubectl.append(f"--kubeconfig={workdir / 'kubeconfig'}")
         start = time.monotonic()
         one_kubectl_exec_per_probe(prober, sorted(expected.cells), kubectl)

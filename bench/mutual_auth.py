@@ -23,6 +23,7 @@ from netconform.matrix import expected_matrix, of_flows, restrict
 from netconform.policy_run import on_kind
 from netconform.spec import load
 from netconform.timeouts import DEFAULT as DEFAULT_TIMEOUTS
+from netconform.versions import load_versions, probe_image
 
 ROOT = Path(__file__).resolve().parents[1]
 SPIRE_STEP = "wait until mutual authentication can work"
@@ -30,7 +31,7 @@ SPIRE_STEP = "wait until mutual authentication can work"
 
 def creation(spec: Path, local: bool, timeout: float) -> str:
     arch = load(spec)
-    versions = cluster.load_versions()
+    versions = load_versions()
     workdir = cluster.workdir_for(arch)
     cluster.run_plan(cluster.down_plan(arch, versions, workdir), progress=lambda _: None)
     marks: dict[str, float] = {}
@@ -44,7 +45,7 @@ def creation(spec: Path, local: bool, timeout: float) -> str:
     install = next(t for what, t in marks.items() if what.startswith("install Cilium"))
     spire = next(t for what, t in marks.items() if what.startswith(SPIRE_STEP))
     kube = Kube.from_kubeconfig(workdir / "kubeconfig")
-    image = cluster.probe_image(versions)
+    image = probe_image(versions)
     with on_kind(kube, arch, image, DEFAULT_TIMEOUTS.workloads_ready) as run:
         deployed = time.monotonic()
         run.apply_policies()

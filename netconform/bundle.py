@@ -13,8 +13,8 @@ from pathlib import Path
 
 from kubernetes.client.exceptions import ApiException
 
+from netconform.docker_cli import docker
 from netconform.exec import ExecTimeout
-from netconform.external_targets import docker
 from netconform.kube import Kube, KubeError
 from netconform.manifest import MANAGED_BY
 from netconform.podexec import PodExec

@@ -12,6 +12,7 @@ from netconform import cluster, preflight, sources
 from netconform.checks.policy_input import POLICY_KINDS
 from netconform.manifest import Manifest, documents
 from netconform.spec import SPEC_FILE, Architecture, SpecError, load
+from netconform.versions import load_versions
 
 
 def _spec(args: argparse.Namespace) -> Architecture:
@@ -194,7 +195,7 @@ def _manifests(args: argparse.Namespace) -> int:
 
 def _cluster(args: argparse.Namespace) -> int:
     arch = _spec(args)
-    versions = cluster.load_versions()
+    versions = load_versions()
     workdir = cluster.workdir_for(arch)
     if args.action == "status":
         present = arch.cluster.name in cluster.kind_clusters()
@@ -238,7 +239,7 @@ def _upgrade_check(args: argparse.Namespace) -> int:
     from netconform.timeouts import DEFAULT as DEFAULT_TIMEOUTS
 
     arch = _spec(args)
-    versions = cluster.load_versions()
+    versions = load_versions()
     workdir = cluster.workdir_for(arch)
     local = args.images == "local"
     try:

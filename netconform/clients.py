@@ -10,8 +10,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from netconform.docker_cli import docker
 from netconform.exec import DockerExec
-from netconform.external_targets import address_of, docker, placed, remove, run_labels
+from netconform.external_targets import address_of, placed, remove, run_labels
 from netconform.kube import Kube
 from netconform.lan import Lan, probe_address
 from netconform.manifest import Manifest

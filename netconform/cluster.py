@@ -11,7 +11,6 @@ import importlib.resources
 import ipaddress
 import os
 import shlex
-import shutil
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from netconform.sources.overrides import KindShape, Override, for_kind
 from netconform.spec import Architecture
 from netconform.timeouts import DEFAULT as DEFAULT_TIMEOUTS
 from netconform.timeouts import Timeouts
+from netconform.versions import load_versions, tool, version, with_version
 
 if TYPE_CHECKING:
     from netconform.lan import Lan
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 # The checkout when running from one (an installed copy has none of these beside it).
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTER_DIR = Path(str(importlib.resources.files("netconform.cluster_files")))
-TOOLS_DIR = ROOT / ".bin"
 # Where `make local-images` leaves kind, kubectl and the node image (no registry access).
 LOCAL_NODE_IMAGE = cache.IMAGES_DIR / "node-image"
 GATEWAY_API_CRDS = "https://github.com/kubernetes-sigs/gateway-api/releases/download/{version}/standard-install.yaml"
@@ -58,41 +57,6 @@ class PlainDumper(yaml.SafeDumper):
 
 def plain_yaml(data: Any) -> str:
     return yaml.dump(data, Dumper=PlainDumper, sort_keys=False)
-
-
-def load_versions(path: Path = CLUSTER_DIR / "versions.yaml") -> dict[str, dict[str, str]]:
-    return {
-        key: {k: str(v) for k, v in entry.items()}
-        for key, entry in yaml.safe_load(path.read_text()).items()
-    }
-
-
-def version(versions: Mapping[str, Mapping[str, str]], key: str) -> str:
-    return versions[key]["version"]
-
-
-def with_version(
-    versions: Mapping[str, Mapping[str, str]], key: str, value: str
-) -> dict[str, dict[str, str]]:
-    """The pins with one version changed: a candidate tried before versions.yaml is."""
-    changed = {k: dict(v) for k, v in versions.items()}
-    changed[key]["version"] = value
-    return changed
-
-
-def probe_image(versions: Mapping[str, Mapping[str, str]]) -> str:
-    """The stock image the probe pods and outside containers run the agent on."""
-    return f"python:{version(versions, 'probe_image')}"
-
-
-def router_image(versions: Mapping[str, Mapping[str, str]]) -> str:
-    """The FRR image the router next to kind runs."""
-    return f"quay.io/frrouting/frr:{version(versions, 'frr_image')}"
-
-
-def dns_server_image(versions: Mapping[str, Mapping[str, str]]) -> str:
-    """The CoreDNS image the DNS servers next to kind run."""
-    return f"registry.k8s.io/coredns/coredns:{version(versions, 'dns_server_image')}"
 
 
 def charts_dir() -> Path:
@@ -255,16 +219,6 @@ class Step:
     files: Mapping[str, str] = field(default_factory=dict)
     # Run this instead of argv (which stays what --dry-run prints): pytest-kind drives kind.
     action: Callable[[], None] | None = None
-
-
-def tool(name: str, pinned_version: str | None = None) -> str:
-    """The pinned copy `make tools` put in .bin/, else the one `make local-images` built,
-    else PATH."""
-    candidates = [TOOLS_DIR / name]
-    if pinned_version:
-        candidates.append(cache.BIN_DIR / f"{name}-{pinned_version}")
-    found = next((c for c in candidates if c.exists()), None)
-    return str(found) if found else (shutil.which(name) or name)
 
 
 # What a dry run shows in place of a node image `make local-images` has not built yet.

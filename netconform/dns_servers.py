@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from netconform import dns as render
-from netconform.external_targets import address_of, docker, placed, remove, run_labels
+from netconform.docker_cli import docker
+from netconform.external_targets import address_of, placed, remove, run_labels
 from netconform.spec import Dns
 
 if TYPE_CHECKING:

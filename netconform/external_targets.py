@@ -11,27 +11,18 @@ import shutil
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from netconform.docker_cli import docker
+from netconform.lan import Lan, probe_address
 from netconform.manifest import MANAGED_BY
 from netconform.spec import Architecture
 from netconform.workloads import AGENT_FILE, RUN_LABEL
-
-if TYPE_CHECKING:
-    from netconform.lan import Lan
 
 KIND_NETWORK = "kind"
 
 
 def container_name(run: str, external: str) -> str:
     return f"netconform-{run}-{external}"
-
-
-def docker(*args: str) -> str:
-    done = subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
-    if done.returncode:
-        raise RuntimeError(f"docker {' '.join(args)}: {done.stderr.strip()}")
-    return done.stdout.strip()
 
 
 def run_labels(run: str) -> list[str]:
@@ -73,8 +64,6 @@ def start(
 ) -> dict[str, str]:
     """One serving container per external, at its declared address on the LAN beside kind
     where there is one, else on kind's network; returns name -> address."""
-    from netconform.lan import probe_address
-
     addresses = {}
     for name, external in arch.externals.items():
         tcp = ",".join(str(p.port) for p in external.ports if p.protocol == "TCP")

@@ -16,7 +16,7 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from netconform.external_targets import docker
+from netconform.docker_cli import docker
 from netconform.spec import Architecture, Client, External
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from netconform import clients as clients_
 from netconform import external_targets, lan, policies, policy_analysis, spire, workloads
-from netconform.cluster import kind_node_names, load_versions, router_image
+from netconform.cluster import kind_node_names
 from netconform.kube import Kube, KubeError, recent_events
 from netconform.manifest import MANAGED_BY_SELECTOR, Manifest, documents
 from netconform.matrix import (
@@ -33,6 +33,7 @@ from netconform.probing import MatrixProber, ProbeSite
 from netconform.sources import POLICY_KINDS, UserConfig
 from netconform.spec import Architecture
 from netconform.timeouts import Timeouts
+from netconform.versions import load_versions, router_image
 from netconform.workloads import AGENT_ARGV, RUN_LABEL, RunNamespaces
 
 log = logging.getLogger(__name__)

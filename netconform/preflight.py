@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from netconform.cluster import load_versions, tool, version
+from netconform.versions import load_versions, tool, version
 
 
 @dataclass(frozen=True)

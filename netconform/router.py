@@ -27,8 +27,9 @@ from netconform.checks.bgp_rib import (
     parse_rib,
     parse_sessions,
 )
+from netconform.docker_cli import docker
 from netconform.exec import DockerExec
-from netconform.external_targets import address_of, docker, placed, remove, run_labels
+from netconform.external_targets import address_of, placed, remove, run_labels
 from netconform.frr import BLACKHOLE, DAEMONS, render_frr_conf
 from netconform.spec import Architecture, Peer
 

@@ -23,6 +23,7 @@ from typing import Any
 from netconform import cluster, external_targets
 from netconform.checks.disruption import Figures, Series, check_disruption, figures
 from netconform.convergence import Convergence
+from netconform.docker_cli import docker
 from netconform.engine import ReachabilityEngine
 from netconform.exec import DockerExec
 from netconform.kube import Kube
@@ -34,6 +35,7 @@ from netconform.spec import Architecture, PortSpec
 from netconform.steady_probes import SteadyProbes
 from netconform.timeouts import Timeouts
 from netconform.verdict import Verdict
+from netconform.versions import probe_image, router_image, tool, version, with_version
 from netconform.workloads import AGENT_FILE
 
 # A lab address of its own: no suite's pool or scenario range uses it.
@@ -82,20 +84,20 @@ def plan(
 ) -> UpgradePlan:
     kubeconfig = workdir / "kubeconfig"
     kubectl = (
-        cluster.tool("kubectl", cluster.version(versions, "kubernetes")),
+        tool("kubectl", version(versions, "kubernetes")),
         f"--kubeconfig={kubeconfig}",
     )
     helm = (
-        cluster.tool("helm", cluster.version(versions, "helm")),
+        tool("helm", version(versions, "helm")),
         f"--kubeconfig={kubeconfig}",
     )
     prepare: list[cluster.Step] = []
     if local:
         from netconform.offline import cilium_images
 
-        target = cluster.with_version(versions, "cilium", candidate)
+        target = with_version(versions, "cilium", candidate)
         images = cilium_images.image_names(target)
-        kind = cluster.tool("kind", cluster.version(versions, "kind"))
+        kind = tool("kind", version(versions, "kind"))
         prepare = [
             cluster.Step(
                 f"build Cilium {candidate}'s images here (cached)",
@@ -166,7 +168,7 @@ def outside_lb(
     kube: Kube, versions: Mapping[str, Mapping[str, str]], timeouts: Timeouts
 ) -> Iterator[OutsideLb]:
     run = secrets.token_hex(3)
-    image = cluster.probe_image(versions)
+    image = probe_image(versions)
     scenario = LbScenario(kube, namespace=f"netconform-upgrade-{run}")
     container = external_targets.container_name(run, "outside")
     try:
@@ -182,15 +184,15 @@ def outside_lb(
         )
         address = scenario.addresses(service)[0]
         node, via = _node_address(kube)
-        external_targets.docker(
+        docker(
             *("run", "-d", "--rm", "--name", container, "--network", external_targets.KIND_NETWORK),
             *external_targets.run_labels(run),
             *("-v", f"{AGENT_FILE}:/agent/agent.py:ro", image, "sleep", "infinity"),
         )
         # The probe image has no `ip`; the router image has, and shares the container's netns.
-        external_targets.docker(
+        docker(
             *("run", "--rm", "--network", f"container:{container}", "--cap-add", "NET_ADMIN"),
-            *("--entrypoint", "ip", cluster.router_image(versions)),
+            *("--entrypoint", "ip", router_image(versions)),
             *("route", "add", f"{address}/32", "via", via),
         )
         yield OutsideLb(scenario, container, address, f"{node} ({via})")
@@ -340,7 +342,7 @@ def measure(
 ) -> Measured:
     """Probe workloads under the reference policies and a LoadBalancer Service, the matrix
     converged first; then `change`'s steps under steady probes. Everything removed after."""
-    image = cluster.probe_image(versions)
+    image = probe_image(versions)
     progress("deploying the probe workloads, the reference policies and a LoadBalancer Service")
     with (
         on_kind(kube, arch, image, timeouts.workloads_ready) as run,

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from netconform import cluster
+from netconform import versions as pinned
 from netconform.offline import gobuild
 from netconform.offline.images import (
     CA_BUNDLE,
@@ -61,12 +61,12 @@ class ImageNames:
 
 
 def image_names(versions: Mapping[str, Mapping[str, str]]) -> ImageNames:
-    tag = cluster.version(versions, "cilium")
+    tag = pinned.version(versions, "cilium")
     return ImageNames(
         agent=f"quay.io/cilium/cilium:{tag}",
         operator=f"quay.io/cilium/operator-generic:{tag}",
         relay=f"quay.io/cilium/hubble-relay:{tag}",
-        probe=cluster.probe_image(versions),
+        probe=pinned.probe_image(versions),
     )
 
 
@@ -83,7 +83,7 @@ def runtime_image() -> str:
     return ref
 
 
-def probe_image(ref: str) -> str:
+def build_probe_image(ref: str) -> str:
     """python3 on Debian for the probe pods and the outside containers: the agent needs
     only a Python >= 3.9, and this is the one Debian ships."""
     rootfs = debian_rootfs("probe", PROBE_PACKAGES)
@@ -139,11 +139,11 @@ def build(
     binaries = gobuild.ensure(
         [*AGENT_BINARIES, "cilium-cni", "cilium-operator-generic", "hubble-relay"],
         log=log,
-        pins={"cilium": cluster.version(versions, "cilium")},
+        pins={"cilium": pinned.version(versions, "cilium")},
     )
     module = json.loads(
         run(["go", "mod", "download", "-json", f"github.com/cilium/cilium@"
-             f"{cluster.version(versions, 'cilium')}"])
+             f"{pinned.version(versions, 'cilium')}"])
     )  # fmt: skip
     agent_image(names.agent, runtime_image(), binaries, Path(module["Dir"]) / "bpf")
     static_image(
@@ -165,5 +165,5 @@ def build(
             'CMD ["serve"]',
         ],
     )
-    probe_image(names.probe)
+    build_probe_image(names.probe)
     return names

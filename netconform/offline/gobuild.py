@@ -33,10 +33,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from netconform import cluster
+from netconform import versions as pinned
 from netconform.offline.cache import BIN_DIR, GOMOD_DIR, tilde
 
-VERSIONS_FILE = cluster.CLUSTER_DIR / "versions.yaml"
 STDERR_TAIL_LINES = 30
 # `tool` directives (which let `go mod tidy` keep the requirements of a module
 # without Go source) need go >= 1.24 in go.mod.
@@ -280,19 +279,19 @@ COMPONENTS: tuple[Component, ...] = (
 BINARIES: dict[str, Component] = {name: c for c in COMPONENTS for name in c.binaries}
 
 
-def load_versions(
-    pins: Mapping[str, str] | None = None, path: Path = VERSIONS_FILE
+def component_versions(
+    pins: Mapping[str, str] | None = None, path: Path = pinned.PINS_FILE
 ) -> dict[str, str]:
-    """Read the pins; versions.yaml is the single place Renovate bumps them.
+    """The version of each component built here, from the pins.
 
     `pins` overrides single keys so a candidate version can be tried before
     versions.yaml is changed.
     """
-    data = cluster.load_versions(path)
+    data = pinned.load_versions(path)
     versions: dict[str, str] = {}
     for comp in COMPONENTS:
         try:
-            versions[comp.key] = cluster.version(data, comp.key)
+            versions[comp.key] = pinned.version(data, comp.key)
         except KeyError as exc:
             raise BuildError(f"{path.name} has no {comp.key}.version") from exc
     for key, version in (pins or {}).items():
@@ -311,7 +310,7 @@ def binary_path(name: str, versions: dict[str, str] | None = None) -> Path:
     """
     if name not in BINARIES:
         raise BuildError(f"unknown binary {name!r}; known: {', '.join(BINARIES)}")
-    versions = versions or load_versions()
+    versions = versions or component_versions()
     return BIN_DIR / f"{name}-{versions[BINARIES[name].key]}"
 
 
@@ -621,7 +620,7 @@ def ensure(
     a warm call only stats files.  Raises BuildError with go's output tail.
     """
     log = log or (lambda line: print(line, flush=True))
-    versions = load_versions(pins)
+    versions = component_versions(pins)
     selected = list(dict.fromkeys(BINARIES if names is None else names))
     for name in selected:
         binary_path(name, versions)  # validates the name
@@ -665,7 +664,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if len(pins) != len(args.pin):
             raise BuildError("--pin takes KEY=VERSION, e.g. --pin cilium=v1.20.2")
         if args.list:
-            versions = load_versions(pins)
+            versions = component_versions(pins)
             for name in args.only or BINARIES:
                 path = binary_path(name, versions)
                 state = "cached " if path.is_file() else "missing"

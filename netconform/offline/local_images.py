@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from netconform import cluster
 from netconform.offline import cilium_images, gobuild, images, router_image, spire_images
+from netconform.versions import dns_server_image, load_versions, with_version
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class Built:
 
 
 def build(log: Callable[[str], None] = print) -> Built:
-    versions = gobuild.load_versions()
+    versions = gobuild.component_versions()
     kubernetes = versions["kubernetes"]
     with images.step("node binaries"):
         binaries = gobuild.ensure([*images.NODE_BINARIES, "crictl", "kind", "helm"], log=log)
@@ -37,17 +38,17 @@ def build(log: Callable[[str], None] = print) -> Built:
         preloaded = images.component_images(binaries["kubeadm"], binaries, kubernetes, log)
     pause = next(i for i in preloaded if "/pause:" in i)
     with images.step("Cilium's images and the probe image"):
-        preloaded += cilium_images.build(cluster.load_versions(), log).all()
+        preloaded += cilium_images.build(load_versions(), log).all()
     with images.step("SPIRE's images (mutual authentication)"):
-        preloaded += spire_images.build(cluster.load_versions(), log).all()
+        preloaded += spire_images.build(load_versions(), log).all()
     with images.step("node base image (debootstrap, first time only)"):
         base = images.base_image(pause, binaries["crictl"])
     with images.step("node image"):
         node = images.node_image(base, binaries, preloaded, kubernetes)
     images.NODE_IMAGE_FILE.write_text(node)
     with images.step("FRR router and DNS server images"):
-        router = router_image.build(cluster.load_versions())
-        dns_server = images.coredns_image(cluster.dns_server_image(cluster.load_versions()), log)
+        router = router_image.build(load_versions())
+        dns_server = images.coredns_image(dns_server_image(load_versions()), log)
     return Built(node, preloaded, [router, dns_server])
 
 
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.cilium:
-            versions = cluster.with_version(cluster.load_versions(), "cilium", args.cilium)
+            versions = with_version(load_versions(), "cilium", args.cilium)
             print("built: " + ", ".join(cilium_images.build(versions).all()))
             return 0
         built = build()

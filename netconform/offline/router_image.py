@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from netconform import cluster
 from netconform.offline.images import (
     DEFAULT_PATH,
     SOURCE_LABEL,
@@ -20,6 +19,7 @@ from netconform.offline.images import (
     image_label,
     import_rootfs,
 )
+from netconform.versions import router_image
 
 PACKAGES = ("frr", "iproute2", "procps")
 START = Path(__file__).with_name("frr") / "docker-start"
@@ -27,7 +27,7 @@ START_INSIDE = "/usr/lib/frr/docker-start"
 
 
 def build(versions: Mapping[str, Mapping[str, str]]) -> str:
-    ref = cluster.router_image(versions)
+    ref = router_image(versions)
     rootfs = debian_rootfs("frr", PACKAGES)
     script = START.read_bytes()
     label = fingerprint(rootfs.name, script)

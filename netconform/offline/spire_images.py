@@ -28,6 +28,7 @@ from netconform.offline.images import (
     import_files,
     import_rootfs,
 )
+from netconform.versions import version
 
 SPIRE_UID = 1000
 NC_WRAPPER = Path(__file__).with_name("spire") / "nc"
@@ -103,7 +104,7 @@ def build(
     versions: Mapping[str, Mapping[str, str]], log: Callable[[str], None] = print
 ) -> SpireImages:
     names = image_names(chart_values(cluster.local_chart(versions)))
-    pinned = cluster.version(versions, "spire").removeprefix("v")
+    pinned = version(versions, "spire").removeprefix("v")
     if not names.server.endswith(f":{pinned}"):
         raise cluster.LocalImagesMissing(
             f"the chart installs {names.server} but versions.yaml pins spire {pinned}: "

@@ -20,6 +20,7 @@ from netconform.sources.helm import CiliumInstall, from_helm_release, from_value
 from netconform.sources.issuers import Replaced, without_acme
 from netconform.sources.tree import Sourced, SourceError, Tree, kubectl_kustomize
 from netconform.spec import Architecture
+from netconform.versions import load_versions, tool, version
 
 POLICY_KINDS = frozenset({"CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy", "NetworkPolicy"})
 LB_KINDS = frozenset({"CiliumLoadBalancerIPPool", "CiliumL2AnnouncementPolicy"})
@@ -129,8 +130,6 @@ def load(arch: Architecture, kustomize: Callable[[Path], str] | None = None) -> 
     """Read everything `sources` names (kustomizations rendered by the pinned kubectl)."""
     sources = arch.sources
     if kustomize is None:
-        from netconform.cluster import load_versions, tool, version
-
         kustomize = kubectl_kustomize(tool("kubectl", version(load_versions(), "kubernetes")))
     tree = Tree(arch.source_path(sources.root), kustomize)
     documents = [d for p in sources.manifests for d in tree.read(arch.source_path(p))]

@@ -17,6 +17,7 @@ import yaml
 
 from netconform import cluster
 from netconform.offline import engine
+from netconform.versions import load_versions, tool, version
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "nclocal-test"
@@ -62,9 +63,9 @@ def created(spec: Path) -> Iterator[dict[str, object]]:
 
 
 def kubectl(*args: str) -> str:
-    versions = cluster.load_versions()
+    versions = load_versions()
     kubeconfig = cluster.workdir_for_name(NAME) / "kubeconfig"
-    binary = cluster.tool("kubectl", cluster.version(versions, "kubernetes"))
+    binary = tool("kubectl", version(versions, "kubernetes"))
     return subprocess.run(
         [binary, f"--kubeconfig={kubeconfig}", *args], capture_output=True, text=True, check=True
     ).stdout
@@ -91,7 +92,7 @@ def test_every_node_registers(created: dict) -> None:
         f"{NAME}-worker2",
     ]
     assert {n["status"]["nodeInfo"]["kubeletVersion"] for n in nodes} == {
-        cluster.version(cluster.load_versions(), "kubernetes")
+        version(load_versions(), "kubernetes")
     }
 
 
@@ -106,7 +107,7 @@ def test_cilium_from_the_released_chart_makes_every_node_ready(created: dict) ->
         kubectl("-n", "kube-system", "get", "pods", "-l", "k8s-app=cilium", "-o", "json")
     )["items"]
     images = {c["image"] for p in agents for c in p["spec"]["containers"]}
-    chart_version = cluster.version(cluster.load_versions(), "cilium")
+    chart_version = version(load_versions(), "cilium")
     assert images == {f"quay.io/cilium/cilium:{chart_version}"}
     assert len(agents) == len(nodes)
 

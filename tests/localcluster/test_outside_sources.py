@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from netconform import clients, cluster, workloads
+from netconform import clients, workloads
 from netconform.convergence import Convergence
 from netconform.engine import ReachabilityEngine
 from netconform.matrix import ALLOWED, ExpectedMatrix, expected_matrix, restrict
@@ -23,6 +23,7 @@ from netconform.policy_run import PolicyRun
 from netconform.spec import Architecture, parse
 from netconform.timeouts import Timeouts
 from netconform.verdict import Verdict
+from netconform.versions import load_versions, router_image
 
 ONE_ROUND = Convergence(timeout=0, consistent_rounds=1)
 LAPTOP = "laptop"
@@ -52,7 +53,7 @@ def outside_run(
         policy_run.target, variant, policy_run.layout, policy_run.image, policy_run.externals
     )
     try:
-        run.start_clients(cluster.router_image(cluster.load_versions()), None)
+        run.start_clients(router_image(load_versions()), None)
         run.deploy()
         run.wait_ready(timeouts.workloads_ready)
         yield run

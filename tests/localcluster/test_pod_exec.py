@@ -8,12 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from netconform import cluster
 from netconform.exec import ExecTimeout
 from netconform.kube import Kube
 from netconform.manifest import MANAGED_BY
 from netconform.podexec import PodExec
 from netconform.policy_run import Target
+from netconform.versions import load_versions, probe_image
 from netconform.workloads import AGENT_ARGV, AGENT_FILE
 
 NAMESPACE = "netconform-exec"
@@ -35,7 +35,7 @@ def agent_pod(kube: Kube) -> PodExec:
             "containers": [
                 {
                     "name": "agent",
-                    "image": cluster.probe_image(cluster.load_versions()),
+                    "image": probe_image(load_versions()),
                     "command": [*AGENT_ARGV, "serve", "--bind", "127.0.0.1", "--tcp", "18080"],
                     "env": [
                         {

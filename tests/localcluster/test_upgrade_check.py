@@ -13,6 +13,7 @@ from netconform.checks.disruption import check_disruption, figures
 from netconform.policy_run import PolicyRun, Target
 from netconform.spec import Architecture
 from netconform.timeouts import Timeouts
+from netconform.versions import load_versions, version
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +38,8 @@ def test_an_upgrade_and_its_rollback_are_measured_without_a_leak(
     candidate: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    versions = cluster.load_versions()
-    pinned = cluster.version(versions, "cilium")
+    versions = load_versions()
+    pinned = version(versions, "cilium")
     workdir = cluster.workdir_for(spec)
     assert upgrade.running_version(target.kube) == pinned
     try:
@@ -71,7 +72,7 @@ def test_leaks_and_outages_under_the_steady_probes_are_named(
             ),
         ]
 
-    versions = cluster.load_versions()
+    versions = load_versions()
     measured = upgrade.measure(
         target.kube, spec, versions, without_policies_and_lb_backends, timeouts, progress=print
     )

@@ -31,8 +31,8 @@ from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 
-from netconform.cluster import load_versions, version
 from netconform.manifest import Manifest
+from netconform.versions import load_versions, version
 
 ROOT = Path(__file__).resolve().parents[2]
 HELM_SCHEMA = Path("cilium-helm") / "values.schema.json"

@@ -12,6 +12,7 @@ import yaml
 
 from netconform import cluster, preflight
 from netconform.cli import main
+from netconform.versions import load_versions
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -140,7 +141,7 @@ def test_local_images_add_what_this_machine_needs(capsys, monkeypatch, tmp_path:
     assert main(["--spec", spec, "cluster", "up", "--images=local", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "--image=netconform/kind-node:v1.36.1-abc" in out
-    assert "upgrade --install cilium " + str(cluster.local_chart(cluster.load_versions())) in out
+    assert "upgrade --install cilium " + str(cluster.local_chart(load_versions())) in out
     values = yaml.safe_load(out.split("cilium-values.yaml <<'EOF'\n")[1].split("\nEOF")[0])
     assert values["image"] == {"useDigest": False, "pullPolicy": "Never"}
     assert values["envoy"] == {"enabled": False} and "encryption" not in values

@@ -17,6 +17,7 @@ from netconform import gateway, sources
 from netconform.sources.helm import from_helm_release
 from netconform.sources.tree import Sourced, SourceError, Tree
 from netconform.spec import load
+from netconform.versions import load_versions, tool, version
 from netconform.workloads import RunNamespaces
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -142,9 +143,8 @@ def test_a_helm_release_without_an_exact_version_or_its_values_is_refused() -> N
 
 @pytest.fixture(scope="module")
 def kubectl() -> str:
-    from netconform import cluster
 
-    found = cluster.tool("kubectl", cluster.version(cluster.load_versions(), "kubernetes"))
+    found = tool("kubectl", version(load_versions(), "kubernetes"))
     if not shutil.which(found):
         reason = f"no kubectl ({found}) to render kustomizations: make check builds it"
         if on_ci():

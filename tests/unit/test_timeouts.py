@@ -7,6 +7,7 @@ from pathlib import Path
 from netconform import cluster
 from netconform.spec import load
 from netconform.timeouts import DEFAULT, Timeouts
+from netconform.versions import load_versions
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,7 +27,7 @@ def test_an_override_changes_only_what_was_given() -> None:
 def test_the_bring_up_waits_as_long_as_the_timeouts_say(tmp_path: Path) -> None:
     arch = load(ROOT / "architecture.yaml")
     short = DEFAULT.overridden({"cilium_rollout": 42.0, "nodes_ready": 7.0})
-    steps = cluster.up_plan(arch, cluster.load_versions(), tmp_path, False, short)
+    steps = cluster.up_plan(arch, load_versions(), tmp_path, False, short)
     plan = cluster.render_plan(steps)
     assert "rollout status daemonset/cilium --timeout=42s" in plan
     assert "--for=condition=Ready nodes --all --timeout=7s" in plan
@@ -38,7 +39,7 @@ def test_the_bring_up_waits_for_mutual_authentication_only_where_spire_is_instal
     arch = load(ROOT / "architecture.yaml")
     waits = [
         step.what
-        for step in cluster.up_plan(arch, cluster.load_versions(), tmp_path, False)
+        for step in cluster.up_plan(arch, load_versions(), tmp_path, False)
         if step.what.startswith("wait until mutual authentication can work")
     ]
     assert len(waits) == 1
@@ -46,5 +47,5 @@ def test_the_bring_up_waits_for_mutual_authentication_only_where_spire_is_instal
         update={"required_for": []})})  # fmt: skip
     assert not any(
         step.what.startswith("wait until mutual authentication")
-        for step in cluster.up_plan(without, cluster.load_versions(), tmp_path, False)
+        for step in cluster.up_plan(without, load_versions(), tmp_path, False)
     )
