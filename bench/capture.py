@@ -15,7 +15,7 @@ import threading
 import time
 
 from lab.topology import Lab
-from netconform.workloads import AGENT_FILE
+from netconform.probe_client import AGENT_FILE
 
 FLOOD = """
 import socket, sys, time

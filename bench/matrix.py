@@ -11,7 +11,6 @@ plus how stable the healthy matrix is over repeated rounds.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -95,11 +94,9 @@ def large_batch(prober: MatrixProber, observed: Observed, size: int) -> tuple[fl
     source = min(cell.source for cell in observed)
     cells = [cell for cell in observed if cell.source == source]
     batch = [dict(prober.probe(cells[i % len(cells)]), id=i) for i in range(size)]
-    site = prober.sites[source]
     start = time.monotonic()
-    done = site.exec.run([*site.agent, "probe"], json.dumps({"probes": batch}), timeout=120)
+    results = prober.sites[source].probe(batch, timeout=120)
     elapsed = time.monotonic() - start
-    results = json.loads(done.stdout)["results"]
     disagree = sum(r["verdict"] != observed[cells[r["id"] % len(cells)]].verdict for r in results)
     return elapsed, disagree
 

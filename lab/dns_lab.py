@@ -21,8 +21,8 @@ from netconform import dns as render
 from netconform.checks.dns import Answer, Question
 from netconform.dns_probing import ask
 from netconform.dns_servers import UPSTREAM, zone_files
+from netconform.probe_client import HOST_AGENT_ARGV, ProbeSite
 from netconform.spec import Dns
-from netconform.workloads import AGENT_FILE
 
 BASE_COREFILE = """.:53 {
     errors
@@ -40,13 +40,12 @@ class DnsLab:
     resolver: Host
     servers: dict[str, Host]  # zone name, or UPSTREAM -> its server
     logs: dict[str, Path]
-    agent: tuple[str, ...]
 
     def ask(
         self, questions: Mapping[Question, str], timeout: float = 3.0
     ) -> dict[Question, Answer]:
         """Each question of its server's address, from the client."""
-        return ask(self.client.exec, self.agent, dict(questions), timeout)
+        return ask(ProbeSite(self.client.exec, HOST_AGENT_ARGV), dict(questions), timeout)
 
     def logged(self) -> dict[str, set[str]]:
         """The names each server's query log shows."""
@@ -99,4 +98,4 @@ def dns_lab(
             argv = [str(coredns), "-conf", str(corefile_path)]
             started = lab.spawn(hosts[server], argv, log=logs[server])
             lab.wait_listening(hosts[server], [53], started)
-        yield DnsLab(lab, client, resolver, hosts, logs, ("python3", str(AGENT_FILE)))
+        yield DnsLab(lab, client, resolver, hosts, logs)

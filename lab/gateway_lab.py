@@ -10,7 +10,6 @@ proves the checkers on real requests, certificates and 403s, not Cilium's proxy.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -18,17 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.topology import Host, Lab
+from netconform import l7
 from netconform.checks.gateway_routes import GatewayRequest, Reply
 from netconform.checks.gateway_translation import DeclaredRoute
-from netconform.l7 import agent_probe, reply_of
+from netconform.probe_client import HOST_AGENT_ARGV, ProbeSite
 from netconform.spec import HttpRule
-from netconform.workloads import AGENT_FILE
+from netconform.timeouts import DEFAULT
 
 CLIENT, GATEWAY = "198.18.81.2", "198.18.81.10"
 FIRST_BACKEND = 20
 # Where the L7 stand-in listens on the gateway host, for requests of the flow with HTTP rules.
 L7_PORT = 18080
-AGENT = ("python3", str(AGENT_FILE))
 
 
 @dataclass(frozen=True)
@@ -139,19 +138,19 @@ class GatewayLab:
     gateway: Host
 
     def ask(
-        self, requests: Sequence[GatewayRequest], timeout: float = 3.0
+        self, requests: Sequence[GatewayRequest], timeout: float = l7.REQUEST_TIMEOUT
     ) -> dict[GatewayRequest, Reply]:
         """Each request from the client to the gateway host, with its Host header and SNI; the
         served certificate is taken whatever it is, for the certificate checker to judge."""
-        probes = [agent_probe(request, GATEWAY, timeout) for request in requests]
-        done = self.client.exec.run([*AGENT, "probe"], json.dumps({"probes": probes}), timeout=30)
-        results = {r["id"]: r for r in json.loads(done.stdout)["results"]}
-        return {request: reply_of(results[str(request)]) for request in requests}
+        return l7.ask(self.client_site(), GATEWAY, requests, DEFAULT.exec_slack, timeout)
 
     def served_certificate(self, request: GatewayRequest) -> bytes:
-        probe = agent_probe(request, GATEWAY, 3.0)
-        done = self.client.exec.run([*AGENT, "probe"], json.dumps(probe), timeout=30)
-        return str(json.loads(done.stdout)["results"][0].get("certificate", "")).encode()
+        probe = l7.agent_probe(request, GATEWAY, l7.REQUEST_TIMEOUT)
+        [result] = self.client_site().probe([probe], l7.REQUEST_TIMEOUT + DEFAULT.exec_slack)
+        return str(result.get("certificate", "")).encode()
+
+    def client_site(self) -> ProbeSite:
+        return ProbeSite(self.client.exec, HOST_AGENT_ARGV)
 
 
 @contextmanager
@@ -172,7 +171,7 @@ def gateway_lab(
             namespace, group, port = cluster.split(":")
             backend = lab.host(f"backend{i}", address)
             env = {"POD_NAME": f"{group}-lab-0", "POD_NAMESPACE": namespace}
-            serve = ["env", *(f"{k}={v}" for k, v in env.items()), *AGENT, "serve"]
+            serve = ["env", *(f"{k}={v}" for k, v in env.items()), *HOST_AGENT_ARGV, "serve"]
             process = lab.spawn(backend, [*serve, "--bind", address, "--http", port])
             lab.wait_listening(backend, [int(port)], process)
         (workdir / "nginx.conf").write_text(

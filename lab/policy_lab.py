@@ -10,18 +10,16 @@ Mutations edit the truth table and re-apply it.
 from __future__ import annotations
 
 import ipaddress
-import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from lab.topology import Host, Lab
 from netconform.matrix import ALLOWED, Cell, Endpoint, ExpectedMatrix
-from netconform.probing import MatrixProber, ProbeSite
+from netconform.probe_client import HOST_AGENT_ARGV, ProbeSite
+from netconform.probing import MatrixProber
 from netconform.spec import Architecture
-from netconform.workloads import AGENT_FILE
 
-AGENT = (sys.executable, str(AGENT_FILE))
 TABLE = "netconform_lab"
 
 
@@ -41,7 +39,7 @@ class PolicyLab:
     actions: dict[Cell, str] = field(default_factory=dict)
 
     def prober(self, timeout: float) -> MatrixProber:
-        sites = {e: ProbeSite(h.exec, AGENT) for e, h in self.hosts.items()}
+        sites = {e: ProbeSite(h.exec, HOST_AGENT_ARGV) for e, h in self.hosts.items()}
         addresses = {e: h.address for e, h in self.hosts.items()}
         return MatrixProber(sites, addresses, timeout)
 
@@ -94,7 +92,7 @@ def policy_lab(arch: Architecture, expected: ExpectedMatrix) -> Iterator[PolicyL
                 [
                     "env",
                     *(f"{k}={v}" for k, v in env.items()),
-                    *AGENT,
+                    *HOST_AGENT_ARGV,
                     "serve",
                     "--bind",
                     "0.0.0.0",

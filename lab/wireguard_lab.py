@@ -17,9 +17,8 @@ from typing import Any
 from lab.topology import Host, Lab
 from netconform.checks.encryption import WIREGUARD_PORT
 from netconform.exec import Completed
-from netconform.workloads import AGENT_FILE
+from netconform.probe_client import HOST_AGENT_ARGV, ProbeSite
 
-AGENT = ("python3", str(AGENT_FILE))
 NODES = ("198.18.40.1", "198.18.40.2")
 PODS = ("198.18.41.2", "198.18.42.2")
 ECHO_PORT = 7000
@@ -42,7 +41,7 @@ class WireguardLab:
 
     def capture(self, host: Host, interface: str, marker: str, seconds: float) -> dict[str, Any]:
         hosts = json.dumps({"hosts": [*NODES, *PODS]})
-        argv = [*AGENT, "capture", "--interface", interface, "--seconds", str(seconds)]
+        argv = [*HOST_AGENT_ARGV, "capture", "--interface", interface, "--seconds", str(seconds)]
         done = host.exec.run([*argv, "--filter", hosts, "--marker", marker], timeout=seconds + 20)
         return json.loads(done.stdout) if done.stdout.strip() else {"error": done.stderr.strip()}
 
@@ -52,7 +51,7 @@ class WireguardLab:
             {"udp": f"{PODS[1]}:{ECHO_PORT}", "payload": f"{marker}-{i}", "timeout": 0.5}
             for i in range(count)
         ]
-        self.pods[0].exec.run([*AGENT, "probe"], json.dumps({"probes": probes}), timeout=20)
+        ProbeSite(self.pods[0].exec, HOST_AGENT_ARGV).probe(probes, 20)
 
     def observe(
         self, uplink: str = "eth0", sanity: str | None = None, seconds: float = 2.0
@@ -101,7 +100,7 @@ def wireguard_lab() -> Iterator[WireguardLab]:
             )  # fmt: skip
             made.run(node, "ip", "link", "set", tunnel, "up")
             made.run(node, "ip", "route", "add", f"{PODS[other]}/32", "dev", tunnel)
-        lab.spawn(pods[1], [*AGENT, "serve", "--udp", str(ECHO_PORT)])
+        lab.spawn(pods[1], [*HOST_AGENT_ARGV, "serve", "--udp", str(ECHO_PORT)])
         yield made
 
 

@@ -44,7 +44,7 @@ def _render(args: argparse.Namespace) -> int:
     import yaml
 
     from netconform.manifests import render_all
-    from netconform.workloads import AGENT_FILE
+    from netconform.probe_client import AGENT_FILE
 
     agent = AGENT_FILE.read_text()
     summary = f"(the probe agent, {AGENT_FILE.name}: {len(agent.splitlines())} lines)"

@@ -17,9 +17,8 @@ from netconform.kube import Kube
 from netconform.lan import Lan, probe_address
 from netconform.manifest import Manifest
 from netconform.matrix import outside_sources
-from netconform.probing import ProbeSite
+from netconform.probe_client import AGENT_ARGV, AGENT_FILE, ProbeSite, mounted
 from netconform.spec import Architecture
-from netconform.workloads import AGENT_ARGV, AGENT_FILE
 
 
 @dataclass(frozen=True)
@@ -75,7 +74,7 @@ def start(
             docker(
                 *("run", "-d", "--rm", "--name", container, *placed(lan, declared)),
                 *run_labels(run),
-                *("-v", f"{agent}:{AGENT_ARGV[1]}:ro"),
+                *mounted(agent),
                 *(image, "sleep", "infinity"),
             )
             address = address_of(container, lan, declared)

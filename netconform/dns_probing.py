@@ -3,9 +3,6 @@ container): every question in one agent call, each answer as the DNS checker rea
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-
 import dns.exception
 import dns.message
 import dns.query
@@ -13,10 +10,8 @@ import dns.rcode
 import dns.rdatatype
 
 from netconform.checks.dns import TIMEOUT, Answer, Question, answer_of
-from netconform.exec import Exec, ExecTimeout
-
-# On top of the probe timeout: the agent's start-up and the transport.
-SLACK = 20.0
+from netconform.probe_client import AgentUnanswered, ProbeSite
+from netconform.timeouts import DEFAULT
 
 
 def probe(question: Question, server: str, timeout: float) -> dict[str, object]:
@@ -31,23 +26,19 @@ def probe(question: Question, server: str, timeout: float) -> dict[str, object]:
 
 
 def ask(
-    site: Exec,
-    agent: Sequence[str],
-    questions: dict[Question, str],
-    timeout: float = 2.0,
+    site: ProbeSite, questions: dict[Question, str], timeout: float = 2.0
 ) -> dict[Question, Answer]:
     """Ask each question of its server (question -> server), all at once."""
-    payload = json.dumps({"probes": [probe(q, server, timeout) for q, server in questions.items()]})
+    probes = [probe(q, server, timeout) for q, server in questions.items()]
     try:
-        done = site.run([*agent, "probe"], payload, timeout=timeout + SLACK)
-        results = {r["id"]: r for r in json.loads(done.stdout)["results"]}
-    except (ExecTimeout, ValueError, KeyError, TypeError) as error:
+        results = site.probe(probes, timeout + DEFAULT.exec_slack)
+    except AgentUnanswered as error:
         return dict.fromkeys(questions, Answer(f"NO-ANSWER from the agent ({error})"[:200]))
-    return {q: answer_of(results.get(str(q), {})) for q in questions}
+    return {q: answer_of(result) for q, result in zip(questions, results, strict=True)}
 
 
-def reproduce(site: Exec, agent: Sequence[str], question: Question, server: str) -> str:
-    return site.command_line([*agent, "probe"], json.dumps(probe(question, server, 2.0)))
+def reproduce(site: ProbeSite, question: Question, server: str) -> str:
+    return site.command_line(probe(question, server, 2.0))
 
 
 def ask_directly(questions: dict[Question, str], timeout: float = 2.0) -> dict[Question, Answer]:

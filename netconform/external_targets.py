@@ -15,8 +15,9 @@ from pathlib import Path
 from netconform.docker_cli import docker
 from netconform.lan import Lan, probe_address
 from netconform.manifest import MANAGED_BY
+from netconform.probe_client import AGENT_ARGV, AGENT_FILE, mounted
 from netconform.spec import Architecture
-from netconform.workloads import AGENT_FILE, RUN_LABEL
+from netconform.workloads import RUN_LABEL
 
 KIND_NETWORK = "kind"
 
@@ -74,8 +75,8 @@ def start(
         docker(
             *("run", "-d", "--rm", "--name", container, *placed(lan, declared)),
             *run_labels(run),
-            *("-e", f"POD_NAME={name}", "-v", f"{agent}:/agent/agent.py:ro"),
-            *(image, "python3", "/agent/agent.py", *serve),
+            *("-e", f"POD_NAME={name}", *mounted(agent)),
+            *(image, *AGENT_ARGV, *serve),
         )
         addresses[name] = address_of(container, lan, declared)
     return addresses

@@ -4,7 +4,7 @@ another method and a path no rule names get 403 from the proxy."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from netconform.checks.gateway_routes import (
     DENIED_BY_PROXY,
@@ -13,10 +13,13 @@ from netconform.checks.gateway_routes import (
     Reply,
     routed_to,
 )
+from netconform.probe_client import ProbeSite
 from netconform.spec import HttpRule
 
 # A path no rule of the spec's default flows names; a request there must get 403.
 UNNAMED_PATH = "/netconform-unnamed"
+# Each request's own limit: an answer comes through a proxy.
+REQUEST_TIMEOUT = 3.0
 
 
 def l7_requests(
@@ -61,3 +64,17 @@ def reply_of(result: Mapping[str, object]) -> Reply:
         body if isinstance(body, dict) else {},
         str(result.get("location", "")),
     )
+
+
+def ask(
+    site: ProbeSite,
+    address: str,
+    requests: Sequence[GatewayRequest],
+    slack: float,
+    timeout: float = REQUEST_TIMEOUT,
+) -> dict[GatewayRequest, Reply]:
+    """Each request from `site` to `address`, all in one agent call (`slack`: the transport's
+    time on top of the requests' own)."""
+    probes = [agent_probe(request, address, timeout) for request in requests]
+    results = site.probe(probes, timeout + slack)
+    return {request: reply_of(result) for request, result in zip(requests, results, strict=True)}

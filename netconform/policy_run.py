@@ -29,12 +29,13 @@ from netconform.matrix import (
     workload_endpoints,
 )
 from netconform.podexec import PodExec
-from netconform.probing import MatrixProber, ProbeSite
+from netconform.probe_client import AGENT_ARGV, ProbeSite
+from netconform.probing import MatrixProber
 from netconform.sources import POLICY_KINDS, UserConfig
 from netconform.spec import Architecture
 from netconform.timeouts import Timeouts
 from netconform.versions import load_versions, router_image
-from netconform.workloads import AGENT_ARGV, RUN_LABEL, RunNamespaces
+from netconform.workloads import RUN_LABEL, RunNamespaces
 
 log = logging.getLogger(__name__)
 CILIUM = "cilium.io/v2"

@@ -6,14 +6,11 @@ matrix is about one probe timeout, however many cells are denied.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
-from netconform.exec import Exec, ExecTimeout
 from netconform.matrix import (
     NO_ANSWER,
     Cell,
@@ -23,18 +20,11 @@ from netconform.matrix import (
     by_placement,
     restrict,
 )
+from netconform.probe_client import AgentUnanswered, ProbeSite
 from netconform.spec import PortSpec
 from netconform.timeouts import DEFAULT as DEFAULT_TIMEOUTS
 
 DNS_UDP = PortSpec(53, "UDP")
-
-
-@dataclass(frozen=True)
-class ProbeSite:
-    """Where one source's probes start: a transport and the agent's argv there."""
-
-    exec: Exec
-    agent: tuple[str, ...]
 
 
 def _host_port(address: str, port: int) -> str:
@@ -88,8 +78,7 @@ class MatrixProber:
         return {"id": str(cell), cell.port.protocol.lower(): target, "timeout": self.timeout}
 
     def reproduce(self, cell: Cell) -> str:
-        site = self.sites[cell.source]
-        return site.exec.command_line([*site.agent, "probe"], json.dumps(self.probe(cell)))
+        return self.sites[cell.source].command_line(self.probe(cell))
 
     def observe(self, cells: Iterable[Cell]) -> dict[Cell, Observation]:
         """One agent call per source, every source at the same time."""
@@ -116,24 +105,16 @@ class MatrixProber:
 
     def _batch(self, cells: list[Cell]) -> dict[Cell, Observation]:
         site = self.sites[cells[0].source]
-        payload = json.dumps({"probes": [self.probe(cell) for cell in cells]})
         try:
-            done = site.exec.run(
-                [*site.agent, "probe"], payload, timeout=self.timeout + self.exec_slack
+            results = site.probe(
+                [self.probe(cell) for cell in cells], self.timeout + self.exec_slack
             )
-        except ExecTimeout as error:
+        except AgentUnanswered as error:
             return dict.fromkeys(cells, Observation(NO_ANSWER, str(error)))
-        try:
-            results = {r["id"]: r for r in json.loads(done.stdout)["results"]}
-        except (ValueError, KeyError, TypeError):
-            why = f"agent exit {done.rc}: {(done.stderr or done.stdout).strip()[-300:]}"
-            return dict.fromkeys(cells, Observation(NO_ANSWER, why))
-        return {cell: _observation(results.get(str(cell))) for cell in cells}
+        return {cell: _observation(result) for cell, result in zip(cells, results, strict=True)}
 
 
-def _observation(result: Mapping[str, Any] | None) -> Observation:
-    if result is None:
-        return Observation(NO_ANSWER, "the agent returned no result for this cell")
+def _observation(result: Mapping[str, Any]) -> Observation:
     return Observation(
         str(result["verdict"]), str(result.get("detail", "")), result.get("elapsed_ms")
     )

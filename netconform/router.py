@@ -35,7 +35,7 @@ from netconform.spec import Architecture, Peer
 
 if TYPE_CHECKING:
     from netconform.lan import Lan
-from netconform.workloads import AGENT_ARGV, AGENT_FILE
+from netconform.probe_client import AGENT_FILE, ProbeSite, mounted
 
 VTYSH_CONF = "service integrated-vtysh-config\n"
 # zebra programs routes; bgpd binds port 179.
@@ -70,9 +70,9 @@ class Router:
     def rib(self) -> dict[str, list[RibPath]]:
         return parse_rib(self.vtysh("show bgp ipv4 unicast json"))
 
-    def outside(self) -> DockerExec:
-        """Where the outside client's agent runs (AGENT_ARGV there)."""
-        return DockerExec(self.client)
+    def outside(self) -> ProbeSite:
+        """Where the outside client's agent runs."""
+        return ProbeSite(DockerExec(self.client))
 
     def tables(self) -> str:
         """FRR's neighbour and route tables as evidence, or why they could not be read."""
@@ -141,7 +141,7 @@ def _start_one(
         docker(
             *("run", "-d", "--rm", "--name", client, "--network", f"container:{container}"),
             *run_labels(run),
-            *("-v", f"{agent}:{AGENT_ARGV[1]}:ro"),
+            *mounted(agent),
             *(probe_image, "sleep", "infinity"),
         )
         router = Router(peer, container, address, client, config, files)

@@ -30,18 +30,17 @@ from netconform.kube import Kube
 from netconform.lb_scenario import LbScenario
 from netconform.matrix import ALLOWED, Cell, Endpoint, ExpectedMatrix, expected_matrix
 from netconform.policy_run import PolicyRun, on_kind
-from netconform.probing import MatrixProber, ProbeSite
+from netconform.probe_client import ProbeSite, mounted
+from netconform.probing import MatrixProber
 from netconform.spec import Architecture, PortSpec
 from netconform.steady_probes import SteadyProbes
 from netconform.timeouts import Timeouts
 from netconform.verdict import Verdict
 from netconform.versions import probe_image, router_image, tool, version, with_version
-from netconform.workloads import AGENT_FILE
 
 # A lab address of its own: no suite's pool or scenario range uses it.
 POOL_CIDR = "198.18.243.0/30"
 LB_PORT = 80
-OUTSIDE_AGENT = ("python3", "/agent/agent.py")
 # Steady probes run this long before the first upgrade step and after the last.
 MARGIN = 10.0
 LOCAL_DEVIATION = (
@@ -187,7 +186,8 @@ def outside_lb(
         docker(
             *("run", "-d", "--rm", "--name", container, "--network", external_targets.KIND_NETWORK),
             *external_targets.run_labels(run),
-            *("-v", f"{AGENT_FILE}:/agent/agent.py:ro", image, "sleep", "infinity"),
+            *mounted(),
+            *(image, "sleep", "infinity"),
         )
         # The probe image has no `ip`; the router image has, and shares the container's netns.
         docker(
@@ -204,7 +204,7 @@ def outside_lb(
 def with_outside(prober: MatrixProber, lb: OutsideLb) -> MatrixProber:
     """The run's prober plus the outside container as one more source."""
     cell = lb.cell()
-    sites = {**prober.sites, cell.source: ProbeSite(DockerExec(lb.container), OUTSIDE_AGENT)}
+    sites = {**prober.sites, cell.source: ProbeSite(DockerExec(lb.container))}
     addresses = {**prober.addresses, cell.destination: lb.address}
     return MatrixProber(
         sites, addresses, prober.timeout, prober.dns_query, prober.placed, prober.exec_slack

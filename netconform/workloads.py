@@ -9,18 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from netconform.manifest import MANAGED_BY, Manifest
 from netconform.matrix import Endpoint, workload_endpoints, workload_ports
+from netconform.probe_client import AGENT_ARGV, AGENT_DIR, AGENT_FILE
 from netconform.spec import Architecture, PortSpec
 
-AGENT_FILE = Path(__file__).with_name("agent.py")
 RUN_LABEL = "netconform.io/run"
 ENV_LABEL = "netconform.io/environment"
 GROUP_LABEL = "netconform.io/group"
-AGENT_DIR = "/agent"
-AGENT_ARGV = ("python3", f"{AGENT_DIR}/agent.py")
 AGENT_CONFIG_MAP = "netconform-agent"
 HEADLESS = "-headless"
 # At least two pods per group, one per worker where there are more: every pair of groups is

@@ -8,20 +8,16 @@ leaves its endpoint regenerating and later policies unenforced."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import pytest
 from netconform.fixtures.policy import ReachabilitySuite
 
-from netconform.checks.gateway_routes import check_replies
 from netconform.convergence import Convergence, converge
-from netconform.l7 import agent_probe, l7_requests, reply_of
-from netconform.matrix import Cell, Endpoint, workload_endpoints
+from netconform.matrix import workload_endpoints
 from netconform.policy_run import PolicyRun
 from netconform.spec import WILDCARD, Architecture, Flow
 from netconform.timeouts import Timeouts
-from netconform.verdict import Verdict
 
 pytestmark = [pytest.mark.l7, pytest.mark.xdist_group("cluster-policy")]
 
@@ -37,23 +33,6 @@ def l7_policies(
     policy_run.apply_policies(policy_run.reference_policies(l7=True))
     yield flows
     policy_run.remove_policies()
-
-
-def _judge(
-    flow: Flow, source: Endpoint, destination: Endpoint, reachability: ReachabilitySuite
-) -> Verdict:
-    prober = reachability.engine.prober
-    port = next(p for p in flow.ports if p.protocol == "TCP")
-    address = prober.address(Cell(source, destination, port))
-    backend = (
-        f"{reachability.run.layout.namespace(str(destination.environment))}/{destination.group}"
-    )
-    expected = l7_requests(tuple(flow.http), destination.group, port.port, backend)
-    site = prober.sites[source]
-    payload = json.dumps({"probes": [agent_probe(r, address, 3.0) for r in expected]})
-    done = site.exec.run([*site.agent, "probe"], payload, timeout=30)
-    results = {r["id"]: r for r in json.loads(done.stdout)["results"]}
-    return check_replies(expected, {r: reply_of(results.get(str(r), {})) for r in expected})
 
 
 def test_declared_requests_pass_and_any_other_gets_403(
@@ -75,7 +54,9 @@ def test_declared_requests_pass_and_any_other_gets_403(
         assert pairs, f"flow {flow.name} has no pair of workloads to probe"
         for source, destination in pairs:
             history = converge(
-                lambda f=flow, s=source, d=destination: _judge(f, s, d, reachability),
+                lambda f=flow, s=source, d=destination: reachability.http_verdict(
+                    f, s, d, timeouts.exec_slack
+                ),
                 lambda verdict: verdict.ok,
                 Convergence(timeouts.convergence, timeouts.consistent_rounds),
             ).history

@@ -8,15 +8,14 @@ that the drops still cost one timeout and are still seen as drops.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Iterator
 
 import pytest
 
-from lab.policy_lab import AGENT
 from lab.topology import Host, Lab
+from netconform.probe_client import HOST_AGENT_ARGV, ProbeSite
 
 pytestmark = pytest.mark.lab
 
@@ -37,7 +36,7 @@ def client() -> Iterator[Host]:
     with Lab() as lab:
         client = lab.host("client", "198.18.3.1")
         server = lab.host("server", SERVER)
-        echo = lab.spawn(server, [*AGENT, "serve", "--bind", "0.0.0.0", "--tcp", "8080"])
+        echo = lab.spawn(server, [*HOST_AGENT_ARGV, "serve", "--bind", "0.0.0.0", "--tcp", "8080"])
         lab.nft(server, DROP_RULES)
         lab.wait_listening(server, [8080], echo)
         yield client
@@ -45,10 +44,8 @@ def client() -> Iterator[Host]:
 
 def probe(client: Host, probes: list[dict]) -> tuple[Counter[str], float]:
     start = time.monotonic()
-    done = client.exec.run([*AGENT, "probe"], json.dumps({"probes": probes}), timeout=60)
-    elapsed = time.monotonic() - start
-    assert done.rc == 0, done.stderr[-2000:]
-    return Counter(r["verdict"] for r in json.loads(done.stdout)["results"]), elapsed
+    results = ProbeSite(client.exec, HOST_AGENT_ARGV).probe(probes, timeout=60)
+    return Counter(r["verdict"] for r in results), time.monotonic() - start
 
 
 def test_a_thousand_concurrent_probes_to_one_open_port_all_connect(client: Host) -> None:

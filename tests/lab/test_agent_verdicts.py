@@ -7,14 +7,13 @@ All probes go in one batch, so this also shows a batch costs about one timeout.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from lab.policy_lab import AGENT
 from lab.topology import Lab
+from netconform.probe_client import HOST_AGENT_ARGV, ProbeSite
 from tests.certs import make_certs
 
 pytestmark = pytest.mark.lab
@@ -76,7 +75,7 @@ def verdict_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict
                 "env",
                 "POD_NAME=server",
                 "POD_NAMESPACE=lab",
-                *AGENT,
+                *HOST_AGENT_ARGV,
                 "serve",
                 "--bind",
                 "0.0.0.0",
@@ -118,10 +117,8 @@ def verdict_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict
                 probe["ca"] = str(certs.ca if probe["ca"] == "CA" else wrong.ca)
             probes.append(probe)
         start = time.monotonic()
-        done = client.exec.run([*AGENT, "probe"], json.dumps({"probes": probes}))
-        elapsed = time.monotonic() - start
-        assert done.rc == 0, done.stderr
-        yield {r["id"]: r for r in json.loads(done.stdout)["results"]}, elapsed
+        results = ProbeSite(client.exec, HOST_AGENT_ARGV).by_id(probes, timeout=30)
+        yield results, time.monotonic() - start
 
 
 @pytest.mark.parametrize("name", PROBES)

@@ -13,8 +13,8 @@ from netconform.kube import Kube
 from netconform.manifest import MANAGED_BY
 from netconform.podexec import PodExec
 from netconform.policy_run import Target
+from netconform.probe_client import AGENT_ARGV, AGENT_FILE
 from netconform.versions import load_versions, probe_image
-from netconform.workloads import AGENT_ARGV, AGENT_FILE
 
 NAMESPACE = "netconform-exec"
 

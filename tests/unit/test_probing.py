@@ -2,7 +2,8 @@
 
 from netconform.exec import LocalExec
 from netconform.matrix import ALLOWED, Cell, Endpoint, ExpectedMatrix
-from netconform.probing import MatrixProber, ProbeSite
+from netconform.probe_client import ProbeSite
+from netconform.probing import MatrixProber
 from netconform.spec import PortSpec
 
 FE = Endpoint("prod/frontend", "workload", "frontend", "prod")
