@@ -43,7 +43,7 @@ $(ACTIONLINT): | $(STAMP)
 	GOBIN=$(abspath $(VENV)/bin) go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 
 tools: venv
-	bash tools/install-tools.sh
+	$(VENV)/bin/netconform tools
 
 lint: venv
 	$(PY) -m ruff check .

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from netconform import cluster, preflight, sources
 from netconform.checks.policy_input import POLICY_KINDS
 from netconform.manifest import Manifest, documents
 from netconform.spec import SPEC_FILE, Architecture, SpecError, load
-from netconform.versions import load_versions
+from netconform.versions import load_versions, version
 
 
 def _spec(args: argparse.Namespace) -> Architecture:
@@ -304,6 +305,43 @@ def _clean(args: argparse.Namespace) -> int:
     return 0
 
 
+CI_SCRIPTS = Path(__file__).with_name("ci")
+
+
+def _ci_script(name: str, args: list[str], env: dict[str, str]) -> int:
+    """The scripts a CI job runs, shipped with the package: a user's repository has them too."""
+    done = subprocess.run(
+        ["bash", str(CI_SCRIPTS / name), *args], env={**os.environ, **env}, check=False
+    )
+    return done.returncode
+
+
+def _tools(args: argparse.Namespace) -> int:
+    return _ci_script(
+        "install-tools.sh", [args.dir] if args.dir else [], {"NETCONFORM_PYTHON": sys.executable}
+    )
+
+
+def _baseline_diff(args: argparse.Namespace) -> int:
+    beside = Path(sys.executable).with_name("netconform")
+    command = str(beside) if beside.exists() else "netconform"
+    return _ci_script("baseline-diff.sh", [args.baseline, args.reports], {"NETCONFORM": command})
+
+
+def _cilium_version(args: argparse.Namespace) -> int:
+    """What a run of the spec installs: the version its HelmRelease pins, else netconform's
+    (a workflow compares a pull request's with its base branch's)."""
+    arch = _spec(args)
+    try:
+        user = sources.load(arch) if arch.sources.used else None
+    except sources.SourceError as error:
+        print(f"netconform: {error}", file=sys.stderr)
+        return 2
+    installed = user.cilium.version if user and user.cilium else None
+    print(installed or version(load_versions(), "cilium"))
+    return 0
+
+
 def _test(args: argparse.Namespace) -> int:
     from netconform import suite_run  # pytest is imported only to run the suites
 
@@ -410,6 +448,21 @@ def main(argv: list[str] | None = None) -> int:
         "--test", action="append", default=[], metavar="REGEX", help="tests by name (! leaves out)"
     )
     test.set_defaults(run=_test)
+    commands.add_parser(
+        "cilium-version", parents=[spec_after], help="the Cilium version a run of the spec installs"
+    ).set_defaults(run=_cilium_version)
+    tools = commands.add_parser(
+        "tools", help="install the pinned kind, kubectl and helm (sha256 verified)"
+    )
+    tools.add_argument("dir", nargs="?", help="where (default: .bin/ of this directory)")
+    tools.set_defaults(run=_tools)
+    baseline = commands.add_parser(
+        "baseline-diff",
+        help="a CI job's summary and what changed since the baseline run (exit 1 if worse)",
+    )
+    baseline.add_argument("baseline", help="a folder holding the baseline's results.json")
+    baseline.add_argument("reports", help="a folder holding this run's results.json")
+    baseline.set_defaults(run=_baseline_diff)
     clean = commands.add_parser(
         "clean", parents=[spec_after], help="remove what interrupted runs left behind"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -301,3 +302,20 @@ def test_diff_of_a_file_that_is_not_json_says_so(
     path.write_text("<html>")
     assert main(["diff", str(path), str(path)]) == 2
     assert "not a results file (results.json of a run): not JSON" in capsys.readouterr().err
+
+
+def test_cilium_version_is_the_users_helm_release_pin_else_netconforms(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What a pull request's workflow compares with its base branch's, to measure an upgrade."""
+    home = tmp_path / "homelab"
+    shutil.copytree(ROOT / "examples" / "homelab", home)
+    oci = home / "infrastructure" / "cilium" / "ocirepository.yaml"
+    oci.write_text(oci.read_text().replace("tag: 1.20.0", "tag: 1.20.2"))
+    assert main(["--spec", str(home / "architecture.yaml"), "cilium-version"]) == 0
+    assert capsys.readouterr().out == "v1.20.2\n"
+    assert main(["--spec", str(ROOT / "architecture.yaml"), "cilium-version"]) == 0
+    assert capsys.readouterr().out == f"{load_versions()['cilium']['version']}\n"
+    oci.write_text(oci.read_text().replace("tag: 1.20.2", "tag: latest"))
+    assert main(["--spec", str(home / "architecture.yaml"), "cilium-version"]) == 2
+    assert "Traceback" not in capsys.readouterr().err

@@ -32,8 +32,8 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 WORKFLOW_NAMES = ["nightly.yml", "pre-upgrade.yml"]
 VERSIONS = ROOT / "cluster" / "versions.yaml"
 RENOVATE = ROOT / "renovate.json"
-INSTALL_TOOLS = ROOT / "tools" / "install-tools.sh"
-BASELINE_DIFF = ROOT / "tools" / "baseline-diff.sh"
+INSTALL_TOOLS = ROOT / "netconform" / "ci" / "install-tools.sh"
+BASELINE_DIFF = ROOT / "netconform" / "ci" / "baseline-diff.sh"
 
 
 def _actionlint() -> str:
@@ -114,7 +114,7 @@ def test_pre_upgrade_diffs_against_the_last_good_nightly_in_the_job_summary() ->
     runs = [step.get("run", "") for step in steps]
     fetch = next(i for i, run in enumerate(runs) if "gh run download" in run)
     suites = runs.index("make test")
-    diff = next(i for i, run in enumerate(runs) if "tools/baseline-diff.sh baseline reports" in run)
+    diff = next(i for i, run in enumerate(runs) if "baseline-diff baseline reports" in run)
     assert fetch < suites < diff and steps[diff]["if"] == "always()"
     assert "--status success" in runs[fetch] and "--workflow nightly.yml" in runs[fetch]
     assert "reports-nightly-*" in runs[fetch]
@@ -263,7 +263,7 @@ def _sha256(data: bytes) -> str:
 
 @dataclass
 class Installer:
-    """A copy of the installer and versions.yaml, run with a fake curl and uname."""
+    """The installer into a folder of its own, run with a fake curl and uname."""
 
     repo: Path
     releases: Path
@@ -280,7 +280,7 @@ class Installer:
         if arch is not None:
             env["FAKE_RELEASES"] = str(self.releases / arch)
         return subprocess.run(
-            ["bash", str(self.repo / "tools" / "install-tools.sh")],
+            ["bash", str(INSTALL_TOOLS), str(self.repo / ".bin")],
             capture_output=True,
             text=True,
             env=env,
@@ -293,10 +293,7 @@ def installer(tmp_path: Path) -> Installer:
     """Fake releases for amd64 and arm64: tools that print the pinned versions, with the
     sha256 files in each upstream's format."""
     repo, releases, fake_bin = tmp_path / "repo", tmp_path / "releases", tmp_path / "fake-bin"
-    (repo / "tools").mkdir(parents=True)
-    (repo / "cluster").mkdir()
-    shutil.copy(INSTALL_TOOLS, repo / "tools")
-    shutil.copy(VERSIONS, repo / "cluster")
+    repo.mkdir()
     fake_bin.mkdir()
     for name, text in {"curl": FAKE_CURL, "uname": FAKE_UNAME}.items():
         (fake_bin / name).write_text(text)
@@ -366,3 +363,54 @@ def test_install_tools_says_when_the_network_is_unreachable(installer: Installer
     done = installer.run("x86_64", None)
     assert done.returncode != 0
     assert "is the network reachable?" in done.stderr and "Traceback" not in done.stderr
+
+
+REUSABLE = WORKFLOWS / "netconform.yml"
+CALLER = ROOT / "examples" / "homelab" / ".github" / "workflows" / "netconform.yml"
+
+
+def test_the_reusable_workflow_and_its_example_caller_pass_actionlint() -> None:
+    done = _lint(REUSABLE, CALLER)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_reusable_workflow_runs_the_installed_suites_on_the_callers_spec() -> None:
+    workflow = yaml.safe_load(REUSABLE.read_text())
+    inputs = workflow[True]["workflow_call"]["inputs"]
+    assert {"netconform", "spec", "python-version", "upgrade-check"} <= set(inputs)
+    assert inputs["netconform"]["required"] and inputs["upgrade-check"]["type"] == "boolean"
+    steps = workflow["jobs"]["conformance"]["steps"]
+    runs = [step.get("run", "") for step in steps]
+    install = next(i for i, run in enumerate(runs) if 'pip" install --quiet "$NETCONFORM"' in run)
+    assert '/bin/netconform" tools' in runs[install]
+    fetch = next(i for i, run in enumerate(runs) if "gh run download" in run)
+    suites = next(i for i, run in enumerate(runs) if run == 'netconform test --spec "$SPEC" -v')
+    diff = runs.index("netconform baseline-diff baseline reports")
+    assert install < fetch < suites < diff and steps[diff]["if"] == "always()"
+    assert "--event schedule --status success" in runs[fetch]
+    (upload,) = [s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@")]
+    assert upload["if"] == "always()" and upload["with"]["path"] == "reports/"
+    pattern = re.search(r"--pattern '([^']+)'", runs[fetch])
+    assert pattern and fnmatch.fnmatch(upload["with"]["name"], pattern[1])
+
+
+def test_the_reusable_workflow_measures_an_upgrade_only_when_asked_and_cilium_moves() -> None:
+    job = yaml.safe_load(REUSABLE.read_text())["jobs"]["upgrade-disruption"]
+    assert "inputs.upgrade-check" in job["if"] and "pull_request" in job["if"]
+    runs = [step.get("run", "") for step in job["steps"]]
+    assert any('--spec "candidate/$SPEC" cilium-version' in run for run in runs)
+    (upgrade,) = [s for s in job["steps"] if "upgrade-check" in s.get("run", "")]
+    assert upgrade["if"] == "steps.cilium.outputs.current != steps.cilium.outputs.candidate"
+
+
+def test_a_homelab_calls_it_in_a_few_lines_nightly_and_on_its_cilium_bumps() -> None:
+    lines = [ln for ln in CALLER.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    assert len(lines) <= 20, len(lines)
+    caller = yaml.safe_load(CALLER.read_text())
+    (job,) = caller["jobs"].values()
+    assert job["uses"].split("@")[0].endswith("/.github/workflows/netconform.yml")
+    on = caller[True]
+    assert on["schedule"][0]["cron"]
+    helm_release = "infrastructure/cilium/helmrelease.yaml"
+    assert (CALLER.parents[2] / helm_release).exists()
+    assert any(fnmatch.fnmatch(helm_release, p) for p in on["pull_request"]["paths"])

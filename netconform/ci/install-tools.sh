@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
-# Installs kind, kubectl and helm at the versions pinned in cluster/versions.yaml
-# into .bin/ of the repository, so that CI and every developer run the same
-# binaries Renovate bumps. Each download is checked against the sha256 that
-# upstream publishes beside it; a tool already there at its version is skipped.
+# Installs kind, kubectl and helm at the versions pinned in cluster/versions.yaml into DIR
+# (default: .bin/ of the current directory), so that CI and every developer run the same
+# binaries Renovate bumps. Each download is checked against the sha256 that upstream
+# publishes beside it; a tool already there at its version is skipped.
 #
-# Usage: bash tools/install-tools.sh && export PATH="$PWD/.bin:$PATH"
+# Usage: netconform tools [DIR] (make tools in a checkout) && export PATH="$PWD/.bin:$PATH"
 set -euo pipefail
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-versions="$root/cluster/versions.yaml"
-bin="$root/.bin"
+bin="${1:-$PWD/.bin}"
+shown="$(basename "$bin")/"
 
 die() {
   echo "install-tools: $*" >&2
@@ -17,14 +16,13 @@ die() {
 }
 
 # $1's pinned version, read by netconform's own (single) reader of versions.yaml.
-python="${NETCONFORM_PYTHON:-$root/.venv/bin/python}"
+python="${NETCONFORM_PYTHON:-python3}"
 pinned() {
   local v
   v="$("$python" -c 'import sys
-from pathlib import Path
-from netconform.cluster import load_versions, version
-print(version(load_versions(Path(sys.argv[1])), sys.argv[2]))' "$versions" "$1" 2>/dev/null)" ||
-    die "no $1.version in $versions (or no netconform at $python: run make venv)"
+from netconform.versions import load_versions, version
+print(version(load_versions(), sys.argv[1]))' "$1" 2>/dev/null)" ||
+    die "no $1.version in the pins (or no netconform at $python)"
   echo "$v"
 }
 
@@ -52,7 +50,7 @@ verify() {
     die "sha256 mismatch for $(basename "$1"): expected '$want', got '$got'"
 }
 
-# present NAME VERSION ARGS...: NAME in .bin/ reports VERSION (not a longer one, e.g. v1.2.10
+# present NAME VERSION ARGS...: NAME in DIR reports VERSION (not a longer one, e.g. v1.2.10
 # for v1.2.1) when run with ARGS.
 present() {
   local name="$1" version="$2" out
@@ -80,7 +78,7 @@ install_binary() {
   shift 3
   v="$(pinned "$name")"
   if present "$name" "$v" "$@"; then
-    echo "$name $v: already in .bin/"
+    echo "$name $v: already in $shown"
     return
   fi
   fetch "$url" "$tmp/$name"
@@ -97,7 +95,7 @@ install_binary kubectl "$kubectl_url" "$kubectl_url.sha256" version --client
 
 v="$(pinned helm)"
 if present helm "$v" version --short; then
-  echo "helm $v: already in .bin/"
+  echo "helm $v: already in $shown"
 else
   tarball="helm-$v-linux-$arch.tar.gz"
   fetch "https://get.helm.sh/$tarball" "$tmp/$tarball"

@@ -3,7 +3,7 @@
 # then `netconform diff` from the baseline's results, appended to the job summary (stdout
 # outside GitHub). Exits 1 on a regression (a check or a cell got worse), 0 without a
 # baseline (the suites' own step already judged the run alone).
-#   tools/baseline-diff.sh BASELINE_DIR REPORTS_DIR
+#   netconform baseline-diff BASELINE_DIR REPORTS_DIR
 set -euo pipefail
 
 if [ $# -ne 2 ]; then
@@ -13,7 +13,7 @@ fi
 baseline_dir=$1
 reports_dir=$2
 summary=${GITHUB_STEP_SUMMARY:-/dev/stdout}
-netconform=${NETCONFORM:-.venv/bin/netconform}
+netconform=${NETCONFORM:-netconform}
 
 newest_results() {
   [ -d "$1" ] || return 0
