@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from netconform import features
 from netconform.offline import cache
 from netconform.sources.helm import CiliumInstall, merge
 from netconform.sources.overrides import KindShape, Override, for_kind
@@ -41,10 +42,6 @@ GATEWAY_API_CRDS = "https://github.com/kubernetes-sigs/gateway-api/releases/down
 # the checkout (where CI puts them) unless NETCONFORM_CHARTS and NETCONFORM_CRDS say otherwise
 # (an installed copy needs them for --images=local).
 SHARED = ROOT.parent / "shared"
-# The feature overlays the local-images path leaves out, each a deviation with its reason.
-LOCAL_WITHOUT = {
-    "encryption": "this machine's kernel has no WireGuard module",
-}
 
 
 class PlainDumper(yaml.SafeDumper):
@@ -93,28 +90,12 @@ def local_chart(versions: Mapping[str, Mapping[str, str]]) -> Path:
     return chart
 
 
-def overlays(arch: Architecture, local: bool = False) -> list[str]:
-    """The Helm value overlays (cluster/values/<name>.yaml) this architecture needs; on the
-    local-images path without what this machine cannot run, plus its own."""
-    wanted = {
-        "encryption": arch.encryption.wireguard != "off",
-        "mutual-auth": bool(arch.mutual_auth.required_for),
-        "gateway-api": bool(arch.gateway.listeners),
-        "bgp": arch.bgp is not None,
-        "l2-announcements": arch.lb_ipam.announce == "l2",
-    }
-    names = [name for name, on in wanted.items() if on]
-    if local:
-        names = [name for name in names if name not in LOCAL_WITHOUT] + ["local-images"]
-    return names
-
-
 def project_values(
     arch: Architecture, local: bool = False, cluster_dir: Path = CLUSTER_DIR
 ) -> dict[str, Any]:
     """The project's own values for this architecture: base.yaml and the feature overlays."""
     values = yaml.safe_load((cluster_dir / "values" / "base.yaml").read_text())
-    for name in overlays(arch, local):
+    for name in features.overlays(arch, local):
         values = merge(
             values, yaml.safe_load((cluster_dir / "values" / f"{name}.yaml").read_text())
         )
@@ -164,8 +145,8 @@ def helm_values(
     """The user's values (`cilium`, from the spec's sources) with only what kind needs changed;
     without them the project's own."""
     if cilium is None:
-        origins = ["cluster/values/base.yaml", *(f"cluster/values/{n}.yaml" for n in overlays(
-            arch, local))]  # fmt: skip
+        overlays = features.overlays(arch, local)
+        origins = ["cluster/values/base.yaml", *(f"cluster/values/{n}.yaml" for n in overlays)]
         return CiliumValues(project_values(arch, local, cluster_dir), tuple(origins))
     overlay = (
         yaml.safe_load((cluster_dir / "values" / "local-images.yaml").read_text())

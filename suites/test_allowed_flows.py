@@ -2,7 +2,7 @@
 
 import pytest
 
-pytestmark = [pytest.mark.policies, pytest.mark.xdist_group("cluster-policy")]
+pytestmark = [pytest.mark.requires("policies"), pytest.mark.xdist_group("cluster-policy")]
 
 
 def test_declared_flows_and_nothing_else(reachability, with_policies):

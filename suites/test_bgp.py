@@ -8,7 +8,7 @@ import time
 import pytest
 from netconform.fixtures.routing import Routing
 
-pytestmark = [pytest.mark.bgp, pytest.mark.xdist_group("bgp")]
+pytestmark = [pytest.mark.requires("bgp"), pytest.mark.xdist_group("bgp")]
 
 
 def test_every_node_peers_with_the_router(routing: Routing) -> None:

@@ -7,21 +7,20 @@ Certificates are dry-run against its CRDs in tests/controlplane instead)."""
 from __future__ import annotations
 
 import pytest
-from netconform.fixtures.gateway import WITHOUT_CERT_MANAGER, GatewayUnderTest, skip_on_local_images
+from netconform.fixtures.gateway import GatewayUnderTest
 
 from netconform.spec import Architecture, Listener
 from netconform.timeouts import Timeouts
 
-pytestmark = [pytest.mark.gateway, pytest.mark.xdist_group("cluster-policy")]
+pytestmark = [
+    pytest.mark.requires("gateway", "certificates"),
+    pytest.mark.xdist_group("cluster-policy"),
+]
 
 
 @pytest.fixture(scope="session")
-def https(pytestconfig: pytest.Config, spec: Architecture) -> list[Listener]:
-    skip_on_local_images(pytestconfig, WITHOUT_CERT_MANAGER)
-    listeners = [lis for lis in spec.gateway.listeners if lis.protocol == "HTTPS"]
-    if not listeners:
-        pytest.skip("architecture.yaml declares no HTTPS listener: nothing to issue")
-    return listeners
+def https(spec: Architecture) -> list[Listener]:
+    return [lis for lis in spec.gateway.listeners if lis.protocol == "HTTPS"]
 
 
 def test_each_certificate_is_issued_by_the_run_ca_for_its_listener(

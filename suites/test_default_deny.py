@@ -3,7 +3,7 @@ architecture declares, and nothing leaves the cluster unless allowed."""
 
 import pytest
 
-pytestmark = [pytest.mark.policies, pytest.mark.xdist_group("cluster-policy")]
+pytestmark = [pytest.mark.requires("policies"), pytest.mark.xdist_group("cluster-policy")]
 
 
 def test_everything_is_reachable_before_any_policy(reachability, without_policies):

@@ -8,7 +8,7 @@ from netconform.fixtures.dns_redundancy import Disruption
 
 from netconform.spec import Architecture
 
-pytestmark = [pytest.mark.dns, pytest.mark.xdist_group("cluster-policy")]
+pytestmark = [pytest.mark.requires("dns"), pytest.mark.xdist_group("cluster-policy")]
 
 
 def test_losing_a_coredns_replica_stays_within_the_budget(

@@ -2,7 +2,11 @@
 
 import pytest
 
-pytestmark = [pytest.mark.policies, pytest.mark.egress, pytest.mark.xdist_group("cluster-policy")]
+pytestmark = [
+    pytest.mark.requires("policies"),
+    pytest.mark.egress,
+    pytest.mark.xdist_group("cluster-policy"),
+]
 
 
 def test_only_declared_egress(reachability, with_policies):

@@ -3,7 +3,7 @@
 import pytest
 
 pytestmark = [
-    pytest.mark.policies,
+    pytest.mark.requires("policies"),
     pytest.mark.isolation,
     pytest.mark.xdist_group("cluster-policy"),
 ]

@@ -18,7 +18,7 @@ from netconform.convergence import Convergence, converge
 from netconform.spec import Architecture
 from netconform.timeouts import Timeouts
 
-pytestmark = [pytest.mark.gateway, pytest.mark.xdist_group("cluster-policy")]
+pytestmark = [pytest.mark.requires("gateway"), pytest.mark.xdist_group("cluster-policy")]
 
 
 def test_every_route_reaches_its_backend_and_unknown_hosts_get_404(

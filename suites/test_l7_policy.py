@@ -19,16 +19,12 @@ from netconform.policy_run import PolicyRun
 from netconform.spec import WILDCARD, Architecture, Flow
 from netconform.timeouts import Timeouts
 
-pytestmark = [pytest.mark.l7, pytest.mark.xdist_group("cluster-policy")]
+pytestmark = [pytest.mark.requires("l7"), pytest.mark.xdist_group("cluster-policy")]
 
 
 @pytest.fixture
-def l7_policies(
-    with_envoy: None, spec: Architecture, policy_run: PolicyRun
-) -> Iterator[list[Flow]]:
+def l7_policies(spec: Architecture, policy_run: PolicyRun) -> Iterator[list[Flow]]:
     flows = [flow for flow in spec.policy.flows if flow.http]
-    if not flows:
-        pytest.skip("architecture.yaml declares no HTTP rules on a flow")
     policy_run.remove_policies()
     policy_run.apply_policies(policy_run.reference_policies(l7=True))
     yield flows

@@ -13,7 +13,7 @@ from netconform.checks.lbipam import Allocated, LbExpectation, Refused, Shared
 from netconform.lb_scenario import LbScenario
 from netconform.verdict import Verdict
 
-pytestmark = [pytest.mark.lb_ipam, pytest.mark.xdist_group("bgp")]
+pytestmark = [pytest.mark.requires("lb_ipam"), pytest.mark.xdist_group("bgp")]
 
 SUBNETS = list(ipaddress.ip_network(SCENARIO_RANGE).subnets(new_prefix=29))
 
@@ -91,6 +91,7 @@ def test_a_service_no_pool_selects_gets_no_address(lb: LbScenario, lb_bench: LbB
     expect(lb, Refused(lost, "no_pool"))
 
 
+@pytest.mark.requires("bgp")
 def test_an_allocated_address_answers_from_outside(routing: Routing) -> None:
     announce = routing.arch.lb_ipam.announce
     if announce != "bgp":

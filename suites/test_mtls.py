@@ -16,7 +16,7 @@ from netconform.spec import Architecture
 from netconform.spire import Spire
 from netconform.timeouts import Timeouts
 
-pytestmark = [pytest.mark.mutual_auth, pytest.mark.xdist_group("cluster-policy")]
+pytestmark = [pytest.mark.requires("mutual_auth"), pytest.mark.xdist_group("cluster-policy")]
 
 
 def test_cilium_offers_mutual_authentication(spec: Architecture, spire: Spire) -> None:

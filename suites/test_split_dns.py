@@ -11,7 +11,7 @@ from netconform.checks.dns import INSIDE, OUTSIDE, TIMEOUT, Question
 from netconform.dns_servers import UPSTREAM
 from netconform.verdict import Verdict
 
-pytestmark = [pytest.mark.dns, pytest.mark.xdist_group("cluster-policy")]
+pytestmark = [pytest.mark.requires("dns", "split_dns"), pytest.mark.xdist_group("cluster-policy")]
 
 
 def test_service_names_resolve_to_their_addresses(split_dns: SplitDns, without_policies) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from netconform.fixtures.encryption import Encryption
 
-pytestmark = [pytest.mark.encryption, pytest.mark.xdist_group("cluster-policy")]
+pytestmark = [pytest.mark.requires("encryption"), pytest.mark.xdist_group("cluster-policy")]
 
 
 def test_every_agent_encrypts_with_every_other_node(encryption: Encryption) -> None:

@@ -20,7 +20,8 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from netconform import policies
-from netconform.cluster import CLUSTER_DIR, helm_values, overlays
+from netconform.cluster import CLUSTER_DIR, helm_values
+from netconform.features import overlays
 from netconform.manifest import Manifest, describe
 from netconform.manifests import render_all
 from netconform.spec import load
