@@ -1,7 +1,7 @@
-"""Benchmark: the packets per second the agent's capture mode keeps up with.
+"""Benchmark: the packets per second netprobe's capture mode keeps up with.
 
 Runs on the lab (root): one host floods another with small UDP datagrams
-through the lab's bridge while the agent captures on the receiver's uplink.
+through the lab's bridge while netprobe captures on the receiver's uplink.
 Prints what was sent, what the capture counted, and the rate it sustained:
     capture: <n> of <m> packets counted in <s> s = <r> packets/s (<p>% of those sent)
 """
@@ -15,7 +15,7 @@ import threading
 import time
 
 from lab.topology import Lab
-from netconform.probe_client import AGENT_FILE
+from netconform.probe_client import NETPROBE_FILE
 
 FLOOD = """
 import socket, sys, time
@@ -36,7 +36,7 @@ def main() -> int:
     with Lab() as lab:
         sender, receiver = lab.host("sender", "198.18.44.1"), lab.host("receiver", "198.18.44.2")
         capture_seconds = args.seconds + 1.0
-        argv = ["python3", str(AGENT_FILE), "capture", "--interface", "eth0",
+        argv = ["python3", str(NETPROBE_FILE), "capture", "--interface", "eth0",
                 "--seconds", str(capture_seconds), "--marker", "netconform-bench",
                 "--filter", json.dumps({"hosts": [sender.address], "proto": "udp"})]  # fmt: skip
         result: dict = {}

@@ -1,10 +1,10 @@
 """Benchmark: what one pass over the default matrix costs, in units of the probe timeout T.
 
-Runs on the lab (root). Prints, for the batched engine (one agent call per
+Runs on the lab (root). Prints, for the batched engine (one netprobe call per
 source, all sources at once) and for probing one cell at a time:
     matrix batched: <x> x T
     matrix sequential: <y> x T
-    matrix 10k: <z> x T          (one source, 10,000 probes in one agent call)
+    matrix 10k: <z> x T          (one source, 10,000 probes in one netprobe call)
 plus how stable the healthy matrix is over repeated rounds.
 """
 

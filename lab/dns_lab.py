@@ -1,10 +1,10 @@
 """Split DNS on real CoreDNS: the cluster's resolver with its forward zones, the internal zone
 servers and the external resolver, each in its own namespace at the spec's address.
 
-The resolver runs the Corefile `netconform.dns.cluster_corefile` renders for
+The resolver runs the Corefile `netconform.dns_config.cluster_corefile` renders for
 the cluster (over a minimal stand-in for kubeadm's); the servers run the zone
 files and Corefile rendered for the containers next to kind. A client asks
-through the real agent, as pods do. Each server's query log shows which
+through the real netprobe, as pods do. Each server's query log shows which
 server a query reached.
 """
 
@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.topology import Host, Lab
-from netconform import dns as render
+from netconform import dns_config as render
 from netconform.checks.dns import Answer, Question
 from netconform.dns_probing import ask
 from netconform.dns_servers import UPSTREAM, zone_files
-from netconform.probe_client import HOST_AGENT_ARGV, ProbeSite
+from netconform.probe_client import HOST_NETPROBE_ARGV, ProbeSite
 from netconform.spec import Dns
 
 BASE_COREFILE = """.:53 {
@@ -45,7 +45,7 @@ class DnsLab:
         self, questions: Mapping[Question, str], timeout: float = 3.0
     ) -> dict[Question, Answer]:
         """Each question of its server's address, from the client."""
-        return ask(ProbeSite(self.client.exec, HOST_AGENT_ARGV), dict(questions), timeout)
+        return ask(ProbeSite(self.client.exec, HOST_NETPROBE_ARGV), dict(questions), timeout)
 
     def logged(self) -> dict[str, set[str]]:
         """The names each server's query log shows."""

@@ -1,8 +1,8 @@
 """A Gateway's data path and an L7 policy's proxy, stood in for by real nginx: TLS with the
-listeners' certificates, host and path routing to agent echo backends, configured from the
+listeners' certificates, host and path routing to netprobe echo backends, configured from the
 same declared routes the translation checker reads; and, on its own port, the proxy of a flow
 with HTTP rules (allowed requests pass, any other gets 403). A client asks through the real
-agent, as it would from outside the cluster.
+netprobe, as it would from outside the cluster.
 
 Where Cilium runs Envoy, nginx runs here: no Envoy can be built on these machines, so the lab
 proves the checkers on real requests, certificates and 403s, not Cilium's proxy.
@@ -20,7 +20,7 @@ from lab.topology import Host, Lab
 from netconform import l7
 from netconform.checks.gateway_routes import GatewayRequest, Reply
 from netconform.checks.gateway_translation import DeclaredRoute
-from netconform.probe_client import HOST_AGENT_ARGV, ProbeSite
+from netconform.probe_client import HOST_NETPROBE_ARGV, ProbeSite
 from netconform.spec import HttpRule
 from netconform.timeouts import DEFAULT
 
@@ -145,12 +145,12 @@ class GatewayLab:
         return l7.ask(self.client_site(), GATEWAY, requests, DEFAULT.exec_slack, timeout)
 
     def served_certificate(self, request: GatewayRequest) -> bytes:
-        probe = l7.agent_probe(request, GATEWAY, l7.REQUEST_TIMEOUT)
+        probe = l7.netprobe_request(request, GATEWAY, l7.REQUEST_TIMEOUT)
         [result] = self.client_site().probe([probe], l7.REQUEST_TIMEOUT + DEFAULT.exec_slack)
         return str(result.get("certificate", "")).encode()
 
     def client_site(self) -> ProbeSite:
-        return ProbeSite(self.client.exec, HOST_AGENT_ARGV)
+        return ProbeSite(self.client.exec, HOST_NETPROBE_ARGV)
 
 
 @contextmanager
@@ -160,7 +160,7 @@ def gateway_lab(
     l7: L7Flow | None = None,
     reject_unknown_names: bool = True,
 ) -> Iterator[GatewayLab]:
-    """nginx configured from `routes`, `certificates` and `l7`, each backend an agent."""
+    """nginx configured from `routes`, `certificates` and `l7`, each backend a netprobe."""
     clusters = [r.cluster for r in routes if r.http and r.cluster] + ([l7.backend] if l7 else [])
     addresses = _backend_address(clusters)
     with tempfile.TemporaryDirectory(prefix="netconform-gateway-") as tmp, Lab() as lab:
@@ -171,7 +171,7 @@ def gateway_lab(
             namespace, group, port = cluster.split(":")
             backend = lab.host(f"backend{i}", address)
             env = {"POD_NAME": f"{group}-lab-0", "POD_NAMESPACE": namespace}
-            serve = ["env", *(f"{k}={v}" for k, v in env.items()), *HOST_AGENT_ARGV, "serve"]
+            serve = ["env", *(f"{k}={v}" for k, v in env.items()), *HOST_NETPROBE_ARGV, "serve"]
             process = lab.spawn(backend, [*serve, "--bind", address, "--http", port])
             lab.wait_listening(backend, [int(port)], process)
         (workdir / "nginx.conf").write_text(

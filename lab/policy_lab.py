@@ -1,6 +1,6 @@
 """The default architecture's endpoints as lab hosts, with nftables as the policy.
 
-Every endpoint is a namespace running the real agent. The policy ground truth
+Every endpoint is a namespace running the real netprobe. The policy ground truth
 is an nftables ruleset on each destination's input hook, generated from a
 truth table: `accept` for allowed cells, `drop` (what Cilium does) or
 `reject` (a misconfiguration: the packet reached the host) for the rest.
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from lab.topology import Host, Lab
 from netconform.matrix import ALLOWED, Cell, Endpoint, ExpectedMatrix
-from netconform.probe_client import HOST_AGENT_ARGV, ProbeSite
+from netconform.probe_client import HOST_NETPROBE_ARGV, ProbeSite
 from netconform.probing import MatrixProber
 from netconform.spec import Architecture
 
@@ -39,7 +39,7 @@ class PolicyLab:
     actions: dict[Cell, str] = field(default_factory=dict)
 
     def prober(self, timeout: float) -> MatrixProber:
-        sites = {e: ProbeSite(h.exec, HOST_AGENT_ARGV) for e, h in self.hosts.items()}
+        sites = {e: ProbeSite(h.exec, HOST_NETPROBE_ARGV) for e, h in self.hosts.items()}
         addresses = {e: h.address for e, h in self.hosts.items()}
         return MatrixProber(sites, addresses, timeout)
 
@@ -92,7 +92,7 @@ def policy_lab(arch: Architecture, expected: ExpectedMatrix) -> Iterator[PolicyL
                 [
                     "env",
                     *(f"{k}={v}" for k, v in env.items()),
-                    *HOST_AGENT_ARGV,
+                    *HOST_NETPROBE_ARGV,
                     "serve",
                     "--bind",
                     "0.0.0.0",

@@ -1,5 +1,5 @@
 """Two "nodes" joined by a WireGuard tunnel (wireguard-go, in userspace: this kernel has no
-WireGuard module), a "pod" behind each, and the real agent capturing on a node's uplink
+WireGuard module), a "pod" behind each, and the real netprobe capturing on a node's uplink
 while one pod sends marked traffic to the other, as Cilium's WireGuard mode carries it.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 from lab.topology import Host, Lab
 from netconform.checks.encryption import WIREGUARD_PORT
 from netconform.exec import Completed
-from netconform.probe_client import HOST_AGENT_ARGV, ProbeSite
+from netconform.probe_client import HOST_NETPROBE_ARGV, ProbeSite
 
 NODES = ("198.18.40.1", "198.18.40.2")
 PODS = ("198.18.41.2", "198.18.42.2")
@@ -41,7 +41,7 @@ class WireguardLab:
 
     def capture(self, host: Host, interface: str, marker: str, seconds: float) -> dict[str, Any]:
         hosts = json.dumps({"hosts": [*NODES, *PODS]})
-        argv = [*HOST_AGENT_ARGV, "capture", "--interface", interface, "--seconds", str(seconds)]
+        argv = [*HOST_NETPROBE_ARGV, "capture", "--interface", interface, "--seconds", str(seconds)]
         done = host.exec.run([*argv, "--filter", hosts, "--marker", marker], timeout=seconds + 20)
         return json.loads(done.stdout) if done.stdout.strip() else {"error": done.stderr.strip()}
 
@@ -51,7 +51,7 @@ class WireguardLab:
             {"udp": f"{PODS[1]}:{ECHO_PORT}", "payload": f"{marker}-{i}", "timeout": 0.5}
             for i in range(count)
         ]
-        ProbeSite(self.pods[0].exec, HOST_AGENT_ARGV).probe(probes, 20)
+        ProbeSite(self.pods[0].exec, HOST_NETPROBE_ARGV).probe(probes, 20)
 
     def observe(
         self, uplink: str = "eth0", sanity: str | None = None, seconds: float = 2.0
@@ -100,7 +100,7 @@ def wireguard_lab() -> Iterator[WireguardLab]:
             )  # fmt: skip
             made.run(node, "ip", "link", "set", tunnel, "up")
             made.run(node, "ip", "route", "add", f"{PODS[other]}/32", "dev", tunnel)
-        lab.spawn(pods[1], [*HOST_AGENT_ARGV, "serve", "--udp", str(ECHO_PORT)])
+        lab.spawn(pods[1], [*HOST_NETPROBE_ARGV, "serve", "--udp", str(ECHO_PORT)])
         yield made
 
 

@@ -45,14 +45,14 @@ def _render(args: argparse.Namespace) -> int:
     import yaml
 
     from netconform.manifests import render_all
-    from netconform.probe_client import AGENT_FILE
+    from netconform.probe_client import NETPROBE_FILE
 
-    agent = AGENT_FILE.read_text()
-    summary = f"(the probe agent, {AGENT_FILE.name}: {len(agent.splitlines())} lines)"
+    agent = NETPROBE_FILE.read_text()
+    summary = f"(the probe, {NETPROBE_FILE.name}: {len(agent.splitlines())} lines)"
     manifests = render_all(_spec(args))
     for manifest in manifests:
-        if manifest.get("data", {}).get("agent.py") == agent:
-            manifest["data"]["agent.py"] = summary
+        if manifest.get("data", {}).get(NETPROBE_FILE.name) == agent:
+            manifest["data"][NETPROBE_FILE.name] = summary
     print(yaml.dump_all(manifests, Dumper=cluster.PlainDumper, sort_keys=False), end="")
     return 0
 
@@ -61,14 +61,14 @@ def _analyze(args: argparse.Namespace) -> int:
     """The policies' matrix predicted without a cluster, against the spec; exit 1 on a diff."""
     import time
 
-    from netconform.manifests import REFERENCE_RUN
-    from netconform.policy_analysis import (
+    from netconform.analyze import (
         analyze,
         policy_manifests,
         predictions,
         rule_findings,
         unauthenticated,
     )
+    from netconform.manifests import REFERENCE_RUN
     from netconform.workloads import RunNamespaces
 
     started = time.monotonic()

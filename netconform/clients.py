@@ -1,7 +1,7 @@
 """Clients outside the cluster that a flow comes from (a laptop, a NAS on the LAN): one
 container each at the client's address beside kind, with a route to every node's pods via
 that node, as a LAN whose router learns the pod CIDRs from the nodes reaches them. The probes
-of a client's cells run the agent there, so the destination sees the client's own address."""
+of a client's cells run netprobe there, so the destination sees the client's own address."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from netconform.kube import Kube
 from netconform.lan import Lan, probe_address
 from netconform.manifest import Manifest
 from netconform.matrix import outside_sources
-from netconform.probe_client import AGENT_ARGV, AGENT_FILE, ProbeSite, mounted
+from netconform.probe_client import NETPROBE_ARGV, NETPROBE_FILE, ProbeSite, mounted
 from netconform.spec import Architecture
 
 
@@ -29,7 +29,7 @@ class Client:
 
     @property
     def site(self) -> ProbeSite:
-        return ProbeSite(DockerExec(self.container), AGENT_ARGV)
+        return ProbeSite(DockerExec(self.container), NETPROBE_ARGV)
 
 
 def container_name(run: str, client: str) -> str:
@@ -60,7 +60,7 @@ def start(
     tool_image: str,
     kube: Kube,
     lan: Lan | None = None,
-    agent: Path = AGENT_FILE,
+    netprobe: Path = NETPROBE_FILE,
 ) -> dict[str, Client]:
     """A container per client a flow comes from, routed to the pods; `tool_image` brings `ip`
     (the router's FRR image), run once in the client's network namespace per route."""
@@ -74,7 +74,7 @@ def start(
             docker(
                 *("run", "-d", "--rm", "--name", container, *placed(lan, declared)),
                 *run_labels(run),
-                *mounted(agent),
+                *mounted(netprobe),
                 *(image, "sleep", "infinity"),
             )
             address = address_of(container, lan, declared)

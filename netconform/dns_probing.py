@@ -1,5 +1,5 @@
-"""DNS questions asked through the agent, wherever it runs (a pod, a lab namespace, a
-container): every question in one agent call, each answer as the DNS checker reads it."""
+"""DNS questions asked through netprobe, wherever it runs (a pod, a lab namespace, a
+container): every question in one netprobe call, each answer as the DNS checker reads it."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import dns.rcode
 import dns.rdatatype
 
 from netconform.checks.dns import TIMEOUT, Answer, Question, answer_of
-from netconform.probe_client import AgentUnanswered, ProbeSite
+from netconform.probe_client import NetprobeUnanswered, ProbeSite
 from netconform.timeouts import DEFAULT
 
 
 def probe(question: Question, server: str, timeout: float) -> dict[str, object]:
-    """The agent probe asking `server` (address, port 53 unless given) this question."""
+    """The netprobe probe asking `server` (address, port 53 unless given) this question."""
     return {
         "id": str(question),
         "dns": question.name,
@@ -32,8 +32,8 @@ def ask(
     probes = [probe(q, server, timeout) for q, server in questions.items()]
     try:
         results = site.probe(probes, timeout + DEFAULT.exec_slack)
-    except AgentUnanswered as error:
-        return dict.fromkeys(questions, Answer(f"NO-ANSWER from the agent ({error})"[:200]))
+    except NetprobeUnanswered as error:
+        return dict.fromkeys(questions, Answer(f"NO-ANSWER from netprobe ({error})"[:200]))
     return {q: answer_of(result) for q, result in zip(questions, results, strict=True)}
 
 

@@ -1,5 +1,5 @@
 """The spec's DNS servers next to kind: one CoreDNS container per internal zone and one for the
-external resolver, on kind's network, serving the zone files `netconform.dns` renders.
+external resolver, on kind's network, serving the zone files `netconform.dns_config` renders.
 
 The spec's `forward_to` and `upstream` addresses are the production intent; on
 kind the cluster's CoreDNS is pointed at these containers' addresses instead,
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from netconform import dns as render
+from netconform import dns_config as render
 from netconform.docker_cli import docker
 from netconform.external_targets import address_of, placed, remove, run_labels
 from netconform.spec import Dns

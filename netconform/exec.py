@@ -1,6 +1,6 @@
 """Transports: one way to run a command somewhere and get its bytes back.
 
-The agent is the same file everywhere; only the way to reach it differs (a
+netprobe is the same file everywhere; only the way to reach it differs (a
 pod, a container next to kind, a lab network namespace, this host). Each
 transport also says how a person would run the same command by hand, so a
 failing check can print a line to paste.

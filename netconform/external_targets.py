@@ -1,5 +1,5 @@
 """Containers next to a kind cluster, on kind's Docker network: egress targets running the
-agent here, and the Docker plumbing the router fixture shares.
+netprobe here, and the Docker plumbing the router fixture shares.
 
 The spec's external CIDRs are the production intent; on kind the suite stands
 up one container per external and tests the same policy against its address.
@@ -15,7 +15,7 @@ from pathlib import Path
 from netconform.docker_cli import docker
 from netconform.lan import Lan, probe_address
 from netconform.manifest import MANAGED_BY
-from netconform.probe_client import AGENT_ARGV, AGENT_FILE, mounted
+from netconform.probe_client import NETPROBE_ARGV, NETPROBE_FILE, mounted
 from netconform.spec import Architecture
 from netconform.workloads import RUN_LABEL
 
@@ -61,7 +61,7 @@ def remove(*containers: str) -> None:
 
 
 def start(
-    arch: Architecture, run: str, image: str, agent: Path = AGENT_FILE, lan: Lan | None = None
+    arch: Architecture, run: str, image: str, netprobe: Path = NETPROBE_FILE, lan: Lan | None = None
 ) -> dict[str, str]:
     """One serving container per external, at its declared address on the LAN beside kind
     where there is one, else on kind's network; returns name -> address."""
@@ -75,8 +75,8 @@ def start(
         docker(
             *("run", "-d", "--rm", "--name", container, *placed(lan, declared)),
             *run_labels(run),
-            *("-e", f"POD_NAME={name}", *mounted(agent)),
-            *(image, *AGENT_ARGV, *serve),
+            *("-e", f"POD_NAME={name}", *mounted(netprobe)),
+            *(image, *NETPROBE_ARGV, *serve),
         )
         addresses[name] = address_of(container, lan, declared)
     return addresses

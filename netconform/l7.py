@@ -1,4 +1,4 @@
-"""What a flow's HTTP rules expect of Cilium's proxy, and the agent's HTTP replies as the
+"""What a flow's HTTP rules expect of Cilium's proxy, and netprobe's HTTP replies as the
 replies checker reads them: each rule's request passes to the destination, the same path with
 another method and a path no rule names get 403 from the proxy."""
 
@@ -39,8 +39,8 @@ def l7_requests(
     return expected
 
 
-def agent_probe(request: GatewayRequest, address: str, timeout: float) -> dict[str, object]:
-    """The agent's http probe for the request, sent to `address` with its Host and SNI."""
+def netprobe_request(request: GatewayRequest, address: str, timeout: float) -> dict[str, object]:
+    """netprobe's http probe for the request, sent to `address` with its Host and SNI."""
     return {
         "id": str(request),
         "http": f"{request.scheme}://{address}:{request.port}{request.path}",
@@ -54,7 +54,7 @@ def agent_probe(request: GatewayRequest, address: str, timeout: float) -> dict[s
 
 
 def reply_of(result: Mapping[str, object]) -> Reply:
-    """The agent's http probe result as a Reply: "http-NNN" verdicts carry a status."""
+    """netprobe's http probe result as a Reply: "http-NNN" verdicts carry a status."""
     verdict = str(result.get("verdict", ""))
     if not verdict.startswith("http-"):
         return Reply(None, error=f"{verdict}: {result.get('detail', '')}")
@@ -73,8 +73,8 @@ def ask(
     slack: float,
     timeout: float = REQUEST_TIMEOUT,
 ) -> dict[GatewayRequest, Reply]:
-    """Each request from `site` to `address`, all in one agent call (`slack`: the transport's
+    """Each request from `site` to `address`, all in one netprobe call (`slack`: the transport's
     time on top of the requests' own)."""
-    probes = [agent_probe(request, address, timeout) for request in requests]
+    probes = [netprobe_request(request, address, timeout) for request in requests]
     results = site.probe(probes, timeout + slack)
     return {request: reply_of(result) for request, result in zip(requests, results, strict=True)}

@@ -49,7 +49,7 @@ class LbScenario:
         """Agent pods answering on BACKEND_PORT with their identity, for Services to select;
         returns once all are available."""
         selector = {workloads.GROUP_LABEL: BACKEND}
-        spec = workloads.agent_pod_spec(image, [PortSpec(BACKEND_PORT, "TCP")], selector)
+        spec = workloads.netprobe_pod_spec(image, [PortSpec(BACKEND_PORT, "TCP")], selector)
         deployment = {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
@@ -75,7 +75,9 @@ class LbScenario:
                 ],
             },
         }
-        self.kube.apply([workloads.agent_config_map(self.namespace, MANAGED_BY), deployment, admit])
+        self.kube.apply(
+            [workloads.netprobe_config_map(self.namespace, MANAGED_BY), deployment, admit]
+        )
         self.backend = selector
         self.kube.wait_for(
             f"deployment {self.namespace}/{BACKEND} to be available",

@@ -13,10 +13,10 @@ from dataclasses import dataclass, replace
 
 from netconform.spec import ENTITIES, WILDCARD, Architecture, Flow, PortSpec
 
-# The agent's verdicts (DESIGN.md, "Verdicts") that expectations are made of.
+# netprobe's verdicts (DESIGN.md, "Verdicts") that expectations are made of.
 CONNECTED = "connected"
 DROPPED = "dropped"
-NO_ANSWER = "no-answer"  # the agent itself could not be run or answered garbage
+NO_ANSWER = "no-answer"  # netprobe itself could not be run or answered garbage
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class Cell:
 
 @dataclass(frozen=True)
 class Observation:
-    """What one probe of a cell saw: the agent's verdict and its detail."""
+    """What one probe of a cell saw: netprobe's verdict and its detail."""
 
     verdict: str
     detail: str = ""

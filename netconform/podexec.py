@@ -1,8 +1,8 @@
-"""Exec into a pod through the API server, as a transport for the agent.
+"""Exec into a pod through the API server, as a transport for netprobe.
 
 Lives apart from `exec.py` because it needs the Kubernetes client. The
 client's exec exit code is unreliable across versions, which is why the
-agent's JSON on stdout, not the exit code, carries every result.
+netprobe's JSON on stdout, not the exit code, carries every result.
 """
 
 from __future__ import annotations
@@ -51,9 +51,7 @@ class PodExec:
         try:
             if stdin is not None:
                 session.write_stdin(stdin)
-                session.close_channel(
-                    0
-                )  # EOF for the agent (channel protocol v5, Kubernetes 1.30+)
+                session.close_channel(0)  # EOF for netprobe (channel protocol v5, Kubernetes 1.30+)
             while session.is_open():
                 if time.monotonic() > deadline:
                     raise ExecTimeout(

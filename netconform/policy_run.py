@@ -15,8 +15,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from netconform import analyze, external_targets, lan, policies, spire, workloads
 from netconform import clients as clients_
-from netconform import external_targets, lan, policies, policy_analysis, spire, workloads
 from netconform.cluster import kind_node_names
 from netconform.kube import Kube, KubeError, recent_events
 from netconform.manifest import MANAGED_BY_SELECTOR, Manifest, documents
@@ -29,7 +29,7 @@ from netconform.matrix import (
     workload_endpoints,
 )
 from netconform.podexec import PodExec
-from netconform.probe_client import AGENT_ARGV, ProbeSite
+from netconform.probe_client import NETPROBE_ARGV, ProbeSite
 from netconform.probing import MatrixProber
 from netconform.sources import POLICY_KINDS, UserConfig
 from netconform.spec import Architecture
@@ -188,14 +188,14 @@ class PolicyRun:
 
     def unauthenticated(self) -> list[str]:
         """The cells of flows the spec requires mutually authenticated that the applied
-        policies allow without it (policy_analysis.unauthenticated)."""
-        predicted = policy_analysis.predictions(self.arch, self.applied_policies, self.layout)
-        return policy_analysis.unauthenticated(self.arch, predicted)
+        policies allow without it (analyze.unauthenticated)."""
+        predicted = analyze.predictions(self.arch, self.applied_policies, self.layout)
+        return analyze.unauthenticated(self.arch, predicted)
 
     def policies_of(self, cell: Cell) -> list[str]:
         """Which applied policies hold the cell's ends, with the file each came from."""
-        known = policy_analysis.peers(self.arch, self.layout, self.probed_addresses)
-        found = policy_analysis.selecting(self.applied_policies, known, cell)
+        known = analyze.peers(self.arch, self.layout, self.probed_addresses)
+        found = analyze.selecting(self.applied_policies, known, cell)
         lines = []
         for direction, names in found.items():
             end = cell.source if direction == "egress" else cell.destination
@@ -229,7 +229,7 @@ class PolicyRun:
             prober = running[0]
             targets.sites[endpoint] = ProbeSite(
                 PodExec(core, namespace, prober["metadata"]["name"], context=self.target.context),
-                AGENT_ARGV,
+                NETPROBE_ARGV,
             )
             targets.addresses[endpoint] = prober["status"]["podIP"]
             node = prober["spec"].get("nodeName")
@@ -270,7 +270,7 @@ class PolicyRun:
         node = pod["spec"]["nodeName"]
         core = self.kube.core()
         exec_ = PodExec(core, namespace, pod["metadata"]["name"], context=self.target.context)
-        targets.sites[REMOTE_NODE] = ProbeSite(exec_, AGENT_ARGV)
+        targets.sites[REMOTE_NODE] = ProbeSite(exec_, NETPROBE_ARGV)
         for destination, running in pods.items():
             elsewhere = [p for p in running if p["spec"].get("nodeName") != node]
             if elsewhere:

@@ -1,4 +1,4 @@
-"""The one client of the probe agent (`netconform/agent.py`): where it runs, and its protocol
+"""The one client of netprobe (`netconform/netprobe.py`, the probe): where it runs, and its protocol
 (a JSON batch of probes on stdin, a result per probe on stdout), so every caller asks the same
 way and a change to either is made once."""
 
@@ -13,45 +13,45 @@ from typing import Any
 
 from netconform.exec import Exec, ExecTimeout
 
-AGENT_FILE = Path(__file__).with_name("agent.py")
-AGENT_DIR = "/agent"
-# Pods and containers have it mounted at AGENT_DIR; this host and the lab's namespaces run it
+NETPROBE_FILE = Path(__file__).with_name("netprobe.py")
+NETPROBE_DIR = "/netprobe"
+# Pods and containers have it mounted at NETPROBE_DIR; this host and the lab's namespaces run it
 # where it is.
-AGENT_ARGV = ("python3", f"{AGENT_DIR}/agent.py")
-HOST_AGENT_ARGV = (sys.executable, str(AGENT_FILE))
+NETPROBE_ARGV = ("python3", f"{NETPROBE_DIR}/{NETPROBE_FILE.name}")
+HOST_NETPROBE_ARGV = (sys.executable, str(NETPROBE_FILE))
 
 
-def mounted(agent: Path = AGENT_FILE) -> tuple[str, str]:
-    """The `docker run` flags that put the agent where AGENT_ARGV finds it."""
-    return ("-v", f"{agent}:{AGENT_ARGV[1]}:ro")
+def mounted(netprobe: Path = NETPROBE_FILE) -> tuple[str, str]:
+    """The `docker run` flags that put netprobe where NETPROBE_ARGV finds it."""
+    return ("-v", f"{netprobe}:{NETPROBE_ARGV[1]}:ro")
 
 
-class AgentUnanswered(RuntimeError):
-    """No results: the call outlasted its timeout, or the agent wrote no protocol answer."""
+class NetprobeUnanswered(RuntimeError):
+    """No results: the call outlasted its timeout, or netprobe wrote no protocol answer."""
 
 
 @dataclass(frozen=True)
 class ProbeSite:
-    """Where probes start: a transport, and the agent's argv there."""
+    """Where probes start: a transport, and netprobe's argv there."""
 
     exec: Exec
-    agent: tuple[str, ...] = AGENT_ARGV
+    argv: tuple[str, ...] = NETPROBE_ARGV
 
     def probe(self, probes: Sequence[Mapping[str, Any]], timeout: float) -> list[dict[str, Any]]:
-        """One agent call for every probe; a result each, in their order. `timeout` bounds
+        """One netprobe call for every probe; a result each, in their order. `timeout` bounds
         the whole call (the probes' own timeouts plus the transport's)."""
         payload = json.dumps({"probes": list(probes)})
         try:
-            done = self.exec.run([*self.agent, "probe"], payload, timeout=timeout)
+            done = self.exec.run([*self.argv, "probe"], payload, timeout=timeout)
         except ExecTimeout as error:
-            raise AgentUnanswered(str(error)) from None
+            raise NetprobeUnanswered(str(error)) from None
         try:
             results = json.loads(done.stdout)["results"]
         except (ValueError, KeyError, TypeError):
             results = None
         if not isinstance(results, list) or len(results) != len(probes):
             said = (done.stderr or done.stdout).strip()[-300:]
-            raise AgentUnanswered(f"agent exit {done.rc}: {said}")
+            raise NetprobeUnanswered(f"netprobe exit {done.rc}: {said}")
         return results
 
     def by_id(self, probes: Sequence[Mapping[str, Any]], timeout: float) -> dict[str, Any]:
@@ -60,4 +60,4 @@ class ProbeSite:
 
     def command_line(self, probe: Mapping[str, Any]) -> str:
         """One probe as a person runs it from a shell, to reproduce a result."""
-        return self.exec.command_line([*self.agent, "probe"], json.dumps(probe))
+        return self.exec.command_line([*self.argv, "probe"], json.dumps(probe))

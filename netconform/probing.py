@@ -1,4 +1,4 @@
-"""Turn matrix cells into agent calls: one batched call per source, all sources at once.
+"""Turn matrix cells into netprobe calls: one batched call per source, all sources at once.
 
 Exec round-trips and deny timeouts dominate a run, so the cost of a whole
 matrix is about one probe timeout, however many cells are denied.
@@ -20,7 +20,7 @@ from netconform.matrix import (
     by_placement,
     restrict,
 )
-from netconform.probe_client import AgentUnanswered, ProbeSite
+from netconform.probe_client import NetprobeUnanswered, ProbeSite
 from netconform.spec import PortSpec
 from netconform.timeouts import DEFAULT as DEFAULT_TIMEOUTS
 
@@ -32,7 +32,7 @@ def _host_port(address: str, port: int) -> str:
 
 
 class MatrixProber:
-    """Observes cells by running the agent at each cell's source."""
+    """Observes cells by running netprobe at each cell's source."""
 
     def __init__(
         self,
@@ -81,14 +81,14 @@ class MatrixProber:
         return self.sites[cell.source].command_line(self.probe(cell))
 
     def observe(self, cells: Iterable[Cell]) -> dict[Cell, Observation]:
-        """One agent call per source, every source at the same time."""
+        """One netprobe call per source, every source at the same time."""
         by_source: dict[Endpoint, list[Cell]] = defaultdict(list)
         for cell in cells:
             by_source[cell.source].append(cell)
         return self._run_batches(list(by_source.values()))
 
     def observe_one_by_one(self, cells: Iterable[Cell]) -> dict[Cell, Observation]:
-        """The naive way, one agent call per cell in turn: the benchmark's baseline."""
+        """The naive way, one netprobe call per cell in turn: the benchmark's baseline."""
         observed: dict[Cell, Observation] = {}
         for cell in cells:
             observed.update(self._batch([cell]))
@@ -109,7 +109,7 @@ class MatrixProber:
             results = site.probe(
                 [self.probe(cell) for cell in cells], self.timeout + self.exec_slack
             )
-        except AgentUnanswered as error:
+        except NetprobeUnanswered as error:
             return dict.fromkeys(cells, Observation(NO_ANSWER, str(error)))
         return {cell: _observation(result) for cell, result in zip(cells, results, strict=True)}
 

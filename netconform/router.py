@@ -2,7 +2,7 @@
 
 The router runs the frr.conf the lab runs (`netconform.frr`), peering with
 every node's InternalIP; zebra installs what it learns into the container's
-kernel. The outside client is the agent in a second container sharing the
+kernel. The outside client is netprobe in a second container sharing the
 router's network namespace, so the only way it has to a LoadBalancer IP is a
 route the nodes announced; what no node announces is blackholed there, never
 sent on toward the host's default route.
@@ -35,7 +35,7 @@ from netconform.spec import Architecture, Peer
 
 if TYPE_CHECKING:
     from netconform.lan import Lan
-from netconform.probe_client import AGENT_FILE, ProbeSite, mounted
+from netconform.probe_client import NETPROBE_FILE, ProbeSite, mounted
 
 VTYSH_CONF = "service integrated-vtysh-config\n"
 # zebra programs routes; bgpd binds port 179.
@@ -71,7 +71,7 @@ class Router:
         return parse_rib(self.vtysh("show bgp ipv4 unicast json"))
 
     def outside(self) -> ProbeSite:
-        """Where the outside client's agent runs."""
+        """Where the outside client's netprobe runs."""
         return ProbeSite(DockerExec(self.client))
 
     def tables(self) -> str:
@@ -93,7 +93,7 @@ def start(
     image: str,
     probe_image: str,
     neighbors: Sequence[str],
-    agent: Path = AGENT_FILE,
+    netprobe: Path = NETPROBE_FILE,
     lan: Lan | None = None,
 ) -> list[Router]:
     """One router per declared peer, each with its outside client: at the peer's declared
@@ -103,7 +103,8 @@ def start(
     routers: list[Router] = []
     try:
         for peer in arch.bgp.peers:
-            routers.append(_start_one(arch, peer, run, image, probe_image, neighbors, agent, lan))
+            started = _start_one(arch, peer, run, image, probe_image, neighbors, netprobe, lan)
+            routers.append(started)
     except (RuntimeError, OSError):
         stop(routers)
         raise
@@ -117,7 +118,7 @@ def _start_one(
     image: str,
     probe_image: str,
     neighbors: Sequence[str],
-    agent: Path,
+    netprobe: Path,
     lan: Lan | None,
 ) -> Router:
     assert arch.bgp is not None
@@ -141,7 +142,7 @@ def _start_one(
         docker(
             *("run", "-d", "--rm", "--name", client, "--network", f"container:{container}"),
             *run_labels(run),
-            *mounted(agent),
+            *mounted(netprobe),
             *(probe_image, "sleep", "infinity"),
         )
         router = Router(peer, container, address, client, config, files)

@@ -20,7 +20,7 @@ class Timeouts:
     consistent_rounds: int = 3
     # Probe Deployments until available: image unpacking on a fresh kind node is the long part.
     workloads_ready: float = 300.0
-    # One agent call's start-up and transport latency, on top of the probe timeout.
+    # One netprobe call's start-up and transport latency, on top of the probe timeout.
     exec_slack: float = 20.0
     # One `hubble observe` through the relay for a wrong cell's evidence.
     hubble: float = 20.0

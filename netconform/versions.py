@@ -38,7 +38,7 @@ def with_version(
 
 
 def probe_image(versions: Mapping[str, Mapping[str, str]]) -> str:
-    """The stock image the probe pods and outside containers run the agent on."""
+    """The stock image the probe pods and outside containers run netprobe on."""
     return f"python:{version(versions, 'probe_image')}"
 
 

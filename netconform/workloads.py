@@ -1,6 +1,6 @@
-"""The probe workloads: per app group a Deployment running the agent, and a Service.
+"""The probe workloads: per app group a Deployment running netprobe, and a Service.
 
-The agent file is mounted from a ConfigMap onto the pinned stock Python image,
+netprobe's file is mounted from a ConfigMap onto the pinned stock Python image,
 so no image is built. Every object carries the managed-by and run labels, so
 cleanup can find it, and lives in a namespace `netconform-<run>-<env>`.
 """
@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 
 from netconform.manifest import MANAGED_BY, Manifest
 from netconform.matrix import Endpoint, workload_endpoints, workload_ports
-from netconform.probe_client import AGENT_ARGV, AGENT_DIR, AGENT_FILE
+from netconform.probe_client import NETPROBE_ARGV, NETPROBE_DIR, NETPROBE_FILE
 from netconform.spec import Architecture, PortSpec
 
 RUN_LABEL = "netconform.io/run"
 ENV_LABEL = "netconform.io/environment"
 GROUP_LABEL = "netconform.io/group"
-AGENT_CONFIG_MAP = "netconform-agent"
+NETPROBE_CONFIG_MAP = "netconform-netprobe"
 HEADLESS = "-headless"
 # At least two pods per group, one per worker where there are more: every pair of groups is
 # then probed between pods on one node and between pods on two.
@@ -118,7 +118,7 @@ def http_ports(arch: Architecture) -> frozenset[int]:
     )
 
 
-def _agent_args(ports: list[PortSpec], http: frozenset[int]) -> list[str]:
+def _netprobe_args(ports: list[PortSpec], http: frozenset[int]) -> list[str]:
     args = ["serve"]
     chosen = {
         "tcp": [p.port for p in ports if p.protocol == "TCP" and p.port not in http],
@@ -137,26 +137,26 @@ def render(arch: Architecture, layout: RunNamespaces, image: str) -> list[Manife
     out: list[Manifest] = []
     for name in arch.environments:
         out.append(layout.namespace_manifest(name))
-        out.append(agent_config_map(layout.namespace(name), labels))
+        out.append(netprobe_config_map(layout.namespace(name), labels))
     for endpoint in workload_endpoints(arch):
         out += _group(arch, endpoint, layout, image, ports)
     return out
 
 
-def agent_config_map(namespace: str, labels: dict[str, str]) -> Manifest:
-    """The agent file, mounted by every agent container of the namespace."""
+def netprobe_config_map(namespace: str, labels: dict[str, str]) -> Manifest:
+    """netprobe's file, mounted by every probe container of the namespace."""
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": {"name": AGENT_CONFIG_MAP, "namespace": namespace, "labels": labels},
-        "data": {"agent.py": AGENT_FILE.read_text()},
+        "metadata": {"name": NETPROBE_CONFIG_MAP, "namespace": namespace, "labels": labels},
+        "data": {NETPROBE_FILE.name: NETPROBE_FILE.read_text()},
     }
 
 
-def agent_pod_spec(
+def netprobe_pod_spec(
     image: str, ports: list[PortSpec], spread: dict[str, str], http: frozenset[int] = frozenset()
 ) -> Manifest:
-    """A pod serving `ports` with the agent as an unprivileged user (HTTP on the `http` ones,
+    """A pod serving `ports` with netprobe as an unprivileged user (HTTP on the `http` ones,
     a raw echo on the other TCP ports), spread over the nodes by the `spread` labels."""
     env = [
         {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
@@ -164,13 +164,13 @@ def agent_pod_spec(
         {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
     ]
     container = {
-        "name": "agent",
+        "name": "netprobe",
         "image": image,
-        "command": list(AGENT_ARGV),
-        "args": _agent_args(ports, http),
+        "command": list(NETPROBE_ARGV),
+        "args": _netprobe_args(ports, http),
         "env": env,
         "ports": [{"containerPort": p.port, "protocol": p.protocol} for p in ports],
-        "volumeMounts": [{"name": "agent", "mountPath": AGENT_DIR, "readOnly": True}],
+        "volumeMounts": [{"name": "netprobe", "mountPath": NETPROBE_DIR, "readOnly": True}],
         **_readiness(ports),
         "securityContext": {
             "allowPrivilegeEscalation": False,
@@ -187,7 +187,7 @@ def agent_pod_spec(
     return {
         "containers": [container],
         "topologySpreadConstraints": [constraint],
-        "volumes": [{"name": "agent", "configMap": {"name": AGENT_CONFIG_MAP}}],
+        "volumes": [{"name": "netprobe", "configMap": {"name": NETPROBE_CONFIG_MAP}}],
     }
 
 
@@ -213,7 +213,7 @@ def _group(
             "selector": {"matchLabels": selector},
             "template": {
                 "metadata": {"labels": pod_labels},
-                "spec": agent_pod_spec(image, ports, selector, http_ports(arch)),
+                "spec": netprobe_pod_spec(image, ports, selector, http_ports(arch)),
             },
         },
     }
@@ -264,7 +264,7 @@ NODES = "nodes"
 def capture_pods(
     layout: RunNamespaces, nodes: list[str], image: str, role: str = CAPTURE
 ) -> list[Manifest]:
-    """A host-network pod per node, idle until the agent is run in it: in capture mode it sees
+    """A host-network pod per node, idle until netprobe is run in it: in capture mode it sees
     the node's uplink and the pods' veths (CAP_NET_RAW); its probes leave as the node does.
     `role` names their namespace and pods, so captures and node probes never share them."""
     namespace = layout.namespace(role)
@@ -276,14 +276,14 @@ def capture_pods(
             "kind": "Namespace",
             "metadata": {"name": namespace, "labels": {**layout.labels(), **privileged}},
         },
-        agent_config_map(namespace, layout.labels()),
+        netprobe_config_map(namespace, layout.labels()),
     ]
     for node in nodes:
         container = {
-            "name": "agent",
+            "name": "netprobe",
             "image": image,
             "command": ["sleep", "infinity"],
-            "volumeMounts": [{"name": "agent", "mountPath": AGENT_DIR, "readOnly": True}],
+            "volumeMounts": [{"name": "netprobe", "mountPath": NETPROBE_DIR, "readOnly": True}],
             "securityContext": {"runAsUser": 0, "capabilities": {"add": ["NET_RAW", "NET_ADMIN"]}},
         }
         spec = {
@@ -292,7 +292,7 @@ def capture_pods(
             "tolerations": [{"operator": "Exists"}],
             "terminationGracePeriodSeconds": 0,
             "containers": [container],
-            "volumes": [{"name": "agent", "configMap": {"name": AGENT_CONFIG_MAP}}],
+            "volumes": [{"name": "netprobe", "configMap": {"name": NETPROBE_CONFIG_MAP}}],
         }
         metadata = {"name": f"{role}-{node}", "namespace": namespace, "labels": layout.labels()}
         out.append({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec})

@@ -5,7 +5,7 @@ inside and outside; failures are told apart; DNS passes default deny only as dec
 from __future__ import annotations
 
 import pytest
-from netconform.fixtures.dns import SplitDns
+from netconform.fixtures.split_dns import SplitDns
 
 from netconform.checks.dns import INSIDE, OUTSIDE, TIMEOUT, Question
 from netconform.dns_servers import UPSTREAM

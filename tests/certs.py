@@ -1,6 +1,6 @@
 """Throwaway certificates made with the openssl CLI, for TLS tests and the control plane.
 
-The extensions are the ones strict X.509 verification (which the agent applies
+The extensions are the ones strict X.509 verification (which netprobe applies
 on every Python version) demands.
 """
 
@@ -10,6 +10,8 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from netconform.run_ca import make_ca
 
 EC_KEY = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
 
@@ -25,11 +27,11 @@ def _openssl(directory: Path, *args: str) -> None:
     subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
 
 
-def make_ca(directory: Path) -> Path:
-    """ca.pem and ca.key in the directory."""
-    files = ("-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=netconform test CA")
-    usage = ("-addext", "keyUsage=critical,keyCertSign,cRLSign")
-    _openssl(directory, "req", "-x509", "-days", "2", *EC_KEY, *files, *usage)
+def write_ca(directory: Path) -> Path:
+    """ca.pem and ca.key in the directory: a CA as the run makes one, for `sign` to use."""
+    cert, key = make_ca("netconform test CA")
+    (directory / "ca.key").write_bytes(key)
+    (directory / "ca.pem").write_bytes(cert)
     return directory / "ca.pem"
 
 
@@ -72,6 +74,6 @@ def sign(
 
 def make_certs(directory: Path, names: Sequence[str], ips: Sequence[str] = ()) -> Certs:
     """A CA, and a server certificate it signs for the given DNS names and IPs."""
-    make_ca(directory)
+    write_ca(directory)
     san = [*(f"DNS:{n}" for n in names), *(f"IP:{ip}" for ip in ips)]
     return sign(directory, "server", f"/CN={names[0]}", san)

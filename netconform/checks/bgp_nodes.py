@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from netconform.checks import Manifest
+from netconform.manifest import Manifest
 from netconform.spec import Bgp
 from netconform.verdict import Verdict
 

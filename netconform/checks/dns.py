@@ -42,12 +42,12 @@ class Answer:
         return ", ".join(sorted(self.addresses)) or "NOERROR, no address"
 
 
-# The agent's verdicts when no DNS reply came, named so none reads as an rcode.
+# netprobe's verdicts when no DNS reply came, named so none reads as an rcode.
 NO_REPLY = {"dropped": TIMEOUT, "refused": "PORT-UNREACHABLE", "unreachable": "UNREACHABLE"}
 
 
 def answer_of(result: Mapping[str, Any]) -> Answer:
-    """The agent's `dns` probe result as an Answer: its rcode, or why no reply came (TIMEOUT,
+    """netprobe's `dns` probe result as an Answer: its rcode, or why no reply came (TIMEOUT,
     PORT-UNREACHABLE: nothing listens there, UNREACHABLE: no route)."""
     if result.get("rcode"):
         return Answer(str(result["rcode"]), frozenset(result.get("answers") or ()))

@@ -2,7 +2,7 @@
 only as WireGuard, and a capture on a path that is clear by design must see the marker, so
 a capture that sees nothing can never pass (cilium-cli's encryption sanity mode).
 
-Pure: takes the agent's `capture` results (the sending node's uplink, the sanity path and
+Pure: takes netprobe's `capture` results (the sending node's uplink, the sanity path and
 the destination pod's veth) and the two nodes' addresses.
 """
 

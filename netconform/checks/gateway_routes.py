@@ -1,5 +1,5 @@
 """What requests through a Gateway (or an L7 policy's proxy) got: each declared route answered
-by its backend (the agent's echo names the pod and namespace that answered), an unknown host
+by its backend (netprobe's echo names the pod and namespace that answered), an unknown host
 404 over HTTP and no TLS handshake over HTTPS, a redirect where one is declared, a request an
 L7 rule denies 403 from the proxy; a request that got no answer at all is a drop, never a 403.
 
@@ -42,7 +42,7 @@ class Reply:
     error: str = ""
 
     def backend(self) -> str | None:
-        """ "<namespace>/<group>" of the agent that answered (pods are named <group>-<hash>...)."""
+        """ "<namespace>/<group>" of the pod that answered (pods are named <group>-<hash>...)."""
         pod, namespace = self.body.get("pod"), self.body.get("namespace")
         if not pod or not namespace:
             return None

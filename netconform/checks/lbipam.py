@@ -11,7 +11,7 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from netconform.checks import Manifest
+from netconform.manifest import Manifest
 from netconform.verdict import Verdict
 
 SATISFIED = "cilium.io/IPAMRequestSatisfied"

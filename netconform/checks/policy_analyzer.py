@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from netconform.manifest import Manifest
 from netconform.spec import PortSpec
 
 K8S, ANY, RESERVED = "k8s", "any", "reserved"
@@ -28,7 +29,7 @@ SOURCES = frozenset({K8S, ANY, RESERVED, "cidr", "unspec", "container"})
 POD_NAMESPACE = "io.kubernetes.pod.namespace"
 NAMESPACE_LABELS = "io.cilium.k8s.namespace.labels"
 CLUSTER_LABEL = "io.cilium.k8s.policy.cluster"
-ALLOWED, DENIED, UNDECIDED = "allowed", "denied", "undecided"
+PREDICTED_ALLOWED, PREDICTED_DENIED, UNDECIDED = "allowed", "denied", "undecided"
 # Cilium's test mode in which every mutual authentication fails: its rules drop.
 ALWAYS_FAIL = "test-always-fail"
 # The entities an outside address belongs to (with the IP version each needs); pods and the
@@ -38,7 +39,6 @@ WORLD_ENTITIES = {"world": None, "world-ipv4": 4, "world-ipv6": 6}
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-Manifest = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -180,22 +180,22 @@ class Peers:
     undecided: str = ""  # peers only a proxy resolves (FQDNs, services, groups)
 
     def match(self, peer: Peer) -> str:
-        """ALLOWED if the rule selects the peer, UNDECIDED if that cannot be known, else ''."""
+        """PREDICTED_ALLOWED if the rule selects the peer, UNDECIDED if unknowable, else ''."""
         if self.everything or "all" in self.entities:
-            return ALLOWED
+            return PREDICTED_ALLOWED
         if peer.address is None:
             named = any((RESERVED, entity, "") in peer.labels for entity in self.entities)
             if named or "cluster" in self.entities or any(s.matches(peer) for s in self.selectors):
-                return ALLOWED
+                return PREDICTED_ALLOWED
             return ""
         version = peer.address.version
         world = any(
             e in self.entities and WORLD_ENTITIES[e] in (None, version) for e in WORLD_ENTITIES
         )
         if world or any(c.holds(peer.address) for c in self.cidrs):
-            return ALLOWED
+            return PREDICTED_ALLOWED
         if any(s.matches(peer) for s in self.selectors):
-            return ALLOWED
+            return PREDICTED_ALLOWED
         return UNDECIDED if self.undecided else ""
 
 
@@ -254,7 +254,7 @@ class Entry:
 
 @dataclass(frozen=True)
 class Prediction:
-    verdict: str  # ALLOWED, DENIED, UNDECIDED
+    verdict: str  # PREDICTED_ALLOWED, PREDICTED_DENIED, UNDECIDED
     why: str
     authentication: str = ""  # the mutual authentication mode an allow depends on, if any
 
@@ -458,29 +458,33 @@ def holding(entries: Sequence[Entry], subject: Peer, ingress: bool) -> list[Entr
 def _side(selecting: Sequence[Entry], peer: Peer, port: PortSpec, ingress: bool) -> Prediction:
     direction = "ingress" if ingress else "egress"
     matched = [(e, e.match(peer, port)) for e in selecting]
-    denies = [e for e, m in matched if e.deny and m == ALLOWED]
+    denies = [e for e, m in matched if e.deny and m == PREDICTED_ALLOWED]
     if denies:
-        return Prediction(DENIED, f"{direction} denied by {denies[0]}")
+        return Prediction(PREDICTED_DENIED, f"{direction} denied by {denies[0]}")
     open_denies = [e for e, m in matched if e.deny and m == UNDECIDED]
     if open_denies:
         return Prediction(UNDECIDED, f"{direction}: {open_denies[0]} ({open_denies[0].reason})")
-    allows = [e for e, m in matched if not e.deny and m == ALLOWED]
+    allows = [e for e, m in matched if not e.deny and m == PREDICTED_ALLOWED]
     authenticated = [e for e in allows if e.authentication]
     if any(e.authentication == ALWAYS_FAIL for e in authenticated):
-        return Prediction(DENIED, f"{direction}: {authenticated[0]} requires {ALWAYS_FAIL} auth")
+        return Prediction(
+            PREDICTED_DENIED, f"{direction}: {authenticated[0]} requires {ALWAYS_FAIL} auth"
+        )
     if authenticated:
         mode = authenticated[0].authentication
         why = f"{direction} allowed by {authenticated[0]} once authenticated"
-        return Prediction(ALLOWED, f"{why} ({mode} mutual authentication)", mode)
+        return Prediction(PREDICTED_ALLOWED, f"{why} ({mode} mutual authentication)", mode)
     if allows:
-        return Prediction(ALLOWED, f"{direction} allowed by {allows[0]}")
+        return Prediction(PREDICTED_ALLOWED, f"{direction} allowed by {allows[0]}")
     open_allows = [e for e, m in matched if not e.deny and m == UNDECIDED]
     if open_allows:
         return Prediction(UNDECIDED, f"{direction}: {open_allows[0]} ({open_allows[0].reason})")
     enforcing = [e for e in selecting if e.default_deny]
     if enforcing:
-        return Prediction(DENIED, f"{direction} default deny (selected by {enforcing[0]})")
-    return Prediction(ALLOWED, f"no policy selects it for {direction}")
+        return Prediction(
+            PREDICTED_DENIED, f"{direction} default deny (selected by {enforcing[0]})"
+        )
+    return Prediction(PREDICTED_ALLOWED, f"no policy selects it for {direction}")
 
 
 def predict(
@@ -506,12 +510,12 @@ def predict_held(
         sides.append(_side(egress, destination, port, ingress=False))
     if destination.address is None:
         sides.append(_side(ingress, source, port, ingress=True))
-    for verdict in (DENIED, UNDECIDED):
+    for verdict in (PREDICTED_DENIED, UNDECIDED):
         found = [s for s in sides if s.verdict == verdict]
         if found:
             return Prediction(verdict, "; ".join(s.why for s in found))
     mode = next((s.authentication for s in sides if s.authentication), "")
-    return Prediction(ALLOWED, "; ".join(s.why for s in sides), mode)
+    return Prediction(PREDICTED_ALLOWED, "; ".join(s.why for s in sides), mode)
 
 
 def findings(

@@ -10,7 +10,8 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-Manifest = dict[str, Any]
+from netconform.manifest import Manifest
+
 ISSUER_KINDS = ("Issuer", "ClusterIssuer")
 # Where cert-manager reads a ClusterIssuer's Secrets unless its chart says otherwise.
 CLUSTER_RESOURCE_NAMESPACE = "cert-manager"

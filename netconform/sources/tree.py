@@ -14,17 +14,16 @@ import subprocess
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
+
+from netconform.manifest import Manifest
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 FLUX_KUSTOMIZATION = "kustomize.toolkit.fluxcd.io"
 YAML_SUFFIXES = (".yaml", ".yml")
 # Flux's variable forms: ${VAR} and ${VAR:=default}; `$${VAR}` escapes one.
 _VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?::=([^}]*))?\}")
-
-Manifest = dict[str, Any]
 
 
 class SourceError(ValueError):

@@ -28,7 +28,7 @@ import yaml
 from lab.processes import Processes, shielded, sigterm_interrupts
 from netconform.kube import Kube
 from netconform.manifest import documents
-from tests.certs import make_ca, sign
+from tests.certs import sign, write_ca
 
 ROOT = Path(__file__).resolve().parents[2]
 KEPT_LOGS = ROOT / "reports" / "controlplane"
@@ -132,7 +132,7 @@ def _quietly(check: Callable[[], bool]) -> bool:
 
 
 def _pki(directory: Path) -> dict[str, Path]:
-    make_ca(directory)
+    write_ca(directory)
     server = sign(
         directory,
         "apiserver",

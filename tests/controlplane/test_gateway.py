@@ -24,7 +24,7 @@ from netconform.sources import CERT_MANAGER_KINDS
 from netconform.spec import Architecture, load
 from netconform.verdict import Verdict
 from netconform.workloads import RunNamespaces
-from tests.certs import make_ca, sign
+from tests.certs import sign, write_ca
 from tests.controlplane.conftest import CRDS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,7 +68,7 @@ def gateway_class_installed(kube: Kube) -> Iterator[None]:
 
 def _tls_secrets(arch: Architecture, layout: RunNamespaces, tmp: Path) -> list[Manifest]:
     """A certificate per HTTPS listener from a CA of this run, where cert-manager would put it."""
-    make_ca(tmp)
+    write_ca(tmp)
     out = []
     for listener in (lis for lis in arch.gateway.listeners if lis.protocol == "HTTPS"):
         assert listener.hostname

@@ -65,7 +65,7 @@ def test_workloads_land_in_run_namespaces_with_labels(kube: Kube, kind_run: Poli
     deployment = kube.get("apps/v1", "Deployment", "db", kind_run.layout.namespace("prod"))
     pod = deployment["spec"]["template"]["spec"]
     assert pod["containers"][0]["args"] == ["serve", "--tcp", "5432,9090", "--http", "8080"]
-    assert pod["volumes"][0]["configMap"]["name"] == "netconform-agent"
+    assert pod["volumes"][0]["configMap"]["name"] == "netconform-netprobe"
 
 
 def test_reference_policies_are_accepted_and_removed(kube: Kube, kind_run: PolicyRun) -> None:

@@ -21,7 +21,7 @@ from netconform.l7 import UNNAMED_PATH, l7_requests
 from netconform.spec import HttpRule, load
 from netconform.verdict import Verdict
 from netconform.workloads import RunNamespaces
-from tests.certs import make_ca, sign
+from tests.certs import sign, write_ca
 
 pytestmark = pytest.mark.lab
 
@@ -53,8 +53,8 @@ def certificates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Certific
     """The run's CA and its certificate for the HTTPS listener, and the broken variants."""
     made: dict[str, Certificate | Path] = {}
     ours, other = tmp_path_factory.mktemp("ca"), tmp_path_factory.mktemp("other-ca")
-    made["ca"] = make_ca(ours)
-    make_ca(other)
+    made["ca"] = write_ca(ours)
+    write_ca(other)
     host = str(HTTPS.hostname)
     for name, directory, san, days in (
         ("good", ours, [f"DNS:{host}"], 2),

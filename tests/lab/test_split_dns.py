@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from lab.dns_lab import BASE_COREFILE, RESOLVER, UPSTREAM, DnsLab, Servers, dns_lab, spec_servers
-from netconform import dns as render
+from netconform import dns_config as render
 from netconform.checks.dns import (
     INSIDE,
     OUTSIDE,

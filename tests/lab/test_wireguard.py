@@ -1,5 +1,5 @@
 """WireGuard proven by packets in the lab: wireguard-go joins two node namespaces, the real
-agent captures on a node's uplink, on the sending pod's veth and on the receiving pod's veth
+netprobe captures on a node's uplink, on the sending pod's veth and on the receiving pod's veth
 while marked traffic flows. The
 healthy lab passes; each mutation fails, naming what broke."""
 

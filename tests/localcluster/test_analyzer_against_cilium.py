@@ -13,11 +13,11 @@ from collections.abc import Callable
 
 import pytest
 
+from netconform.analyze import predicted_matrix, predictions
 from netconform.checks.policy_analyzer import UNDECIDED
 from netconform.convergence import Convergence
 from netconform.engine import ReachabilityEngine
 from netconform.manifest import Manifest
-from netconform.policy_analysis import predicted_matrix, predictions
 from netconform.policy_run import PolicyRun
 
 CILIUM = "cilium.io/v2"

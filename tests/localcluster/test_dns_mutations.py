@@ -7,10 +7,10 @@ Runs on the suites' own cluster and DNS fixtures:
 
 from __future__ import annotations
 
-from netconform.fixtures.dns import SplitDns
+from netconform.fixtures.split_dns import SplitDns
 
 from netconform.cluster_dns import ClusterDns
-from netconform.dns import cluster_corefile
+from netconform.dns_config import cluster_corefile
 from netconform.dns_servers import UPSTREAM
 
 

@@ -1,4 +1,4 @@
-"""The pod-exec transport and the agent in a real pod of the local kind cluster with Cilium
+"""The pod-exec transport and netprobe in a real pod of the local kind cluster with Cilium
 (the suites' cluster, reused when it runs), on the preloaded probe image."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from netconform.kube import Kube
 from netconform.manifest import MANAGED_BY
 from netconform.podexec import PodExec
 from netconform.policy_run import Target
-from netconform.probe_client import AGENT_ARGV, AGENT_FILE
+from netconform.probe_client import NETPROBE_ARGV, NETPROBE_DIR, NETPROBE_FILE
 from netconform.versions import load_versions, probe_image
 
 NAMESPACE = "netconform-exec"
@@ -26,27 +26,27 @@ def kube(target: Target) -> Iterator[Kube]:
 
 
 @pytest.fixture(scope="module")
-def agent_pod(kube: Kube) -> PodExec:
+def netprobe_pod(kube: Kube) -> PodExec:
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": "agent", "namespace": NAMESPACE},
+        "metadata": {"name": "netprobe", "namespace": NAMESPACE},
         "spec": {
             "containers": [
                 {
-                    "name": "agent",
+                    "name": "netprobe",
                     "image": probe_image(load_versions()),
-                    "command": [*AGENT_ARGV, "serve", "--bind", "127.0.0.1", "--tcp", "18080"],
+                    "command": [*NETPROBE_ARGV, "serve", "--bind", "127.0.0.1", "--tcp", "18080"],
                     "env": [
                         {
                             "name": "POD_NAME",
                             "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}},
                         }
                     ],
-                    "volumeMounts": [{"name": "agent", "mountPath": "/agent"}],
+                    "volumeMounts": [{"name": "netprobe", "mountPath": NETPROBE_DIR}],
                 }
             ],
-            "volumes": [{"name": "agent", "configMap": {"name": "agent"}}],
+            "volumes": [{"name": "netprobe", "configMap": {"name": "netprobe"}}],
         },
     }
     kube.apply(
@@ -59,41 +59,41 @@ def agent_pod(kube: Kube) -> PodExec:
             {
                 "apiVersion": "v1",
                 "kind": "ConfigMap",
-                "metadata": {"name": "agent", "namespace": NAMESPACE},
-                "data": {"agent.py": AGENT_FILE.read_text()},
+                "metadata": {"name": "netprobe", "namespace": NAMESPACE},
+                "data": {NETPROBE_FILE.name: NETPROBE_FILE.read_text()},
             },
             pod,
         ]
     )
-    kube.wait_condition("v1", "Pod", "agent", NAMESPACE, "Ready", timeout=120)
-    return PodExec(kube.core(), NAMESPACE, "agent")
+    kube.wait_condition("v1", "Pod", "netprobe", NAMESPACE, "Ready", timeout=120)
+    return PodExec(kube.core(), NAMESPACE, "netprobe")
 
 
-def test_a_probe_batch_goes_in_on_stdin_and_verdicts_come_back(agent_pod: PodExec) -> None:
+def test_a_probe_batch_goes_in_on_stdin_and_verdicts_come_back(netprobe_pod: PodExec) -> None:
     batch = {
         "probes": [
             {"id": "open", "tcp": "127.0.0.1:18080", "read": True},
             {"id": "closed", "tcp": "127.0.0.1:18081"},
         ]
     }
-    done = agent_pod.run([*AGENT_ARGV, "probe"], json.dumps(batch), timeout=30)
+    done = netprobe_pod.run([*NETPROBE_ARGV, "probe"], json.dumps(batch), timeout=30)
     results = {r["id"]: r for r in json.loads(done.stdout)["results"]}
     assert results["open"]["verdict"] == "connected"
-    assert results["open"]["response"]["pod"] == "agent"
+    assert results["open"]["response"]["pod"] == "netprobe"
     assert results["closed"]["verdict"] == "refused"
 
 
-def test_exit_code_and_stderr_come_back(agent_pod: PodExec) -> None:
-    done = agent_pod.run([*AGENT_ARGV, "probe"], "not json", timeout=30)
+def test_exit_code_and_stderr_come_back(netprobe_pod: PodExec) -> None:
+    done = netprobe_pod.run([*NETPROBE_ARGV, "probe"], "not json", timeout=30)
     assert done.rc == 2 and "error" in json.loads(done.stdout)
 
 
-def test_a_hanging_command_times_out(agent_pod: PodExec) -> None:
+def test_a_hanging_command_times_out(netprobe_pod: PodExec) -> None:
     with pytest.raises(ExecTimeout, match="still running after 2s"):
-        agent_pod.run(["sleep", "30"], timeout=2)
+        netprobe_pod.run(["sleep", "30"], timeout=2)
 
 
-def test_the_reproduce_line_is_a_kubectl_command(agent_pod: PodExec) -> None:
-    line = agent_pod.command_line([*AGENT_ARGV, "probe"], '{"tcp": "127.0.0.1:18080"}')
-    command = f"kubectl -n {NAMESPACE} exec -i agent -- python3 /agent/agent.py probe"
+def test_the_reproduce_line_is_a_kubectl_command(netprobe_pod: PodExec) -> None:
+    line = netprobe_pod.command_line([*NETPROBE_ARGV, "probe"], '{"tcp": "127.0.0.1:18080"}')
+    command = f"kubectl -n {NAMESPACE} exec -i netprobe -- python3 /netprobe/netprobe.py probe"
     assert line == command + ' <<< \'{"tcp": "127.0.0.1:18080"}\''

@@ -18,10 +18,10 @@ import pytest
 from netconform.fixtures.policy import ReachabilitySuite
 
 from netconform import sources
+from netconform.analyze import predicted_matrix, predictions
 from netconform.convergence import Convergence
 from netconform.engine import ReachabilityEngine
 from netconform.matrix import ExpectedMatrix
-from netconform.policy_analysis import predicted_matrix, predictions
 from netconform.policy_run import PolicyRun
 from netconform.sources import POLICY_KINDS, UserConfig
 from netconform.spec import Architecture, load

@@ -15,7 +15,7 @@ from netconform.checks.gateway_routes import (
     check_replies,
     routed_to,
 )
-from tests.certs import make_ca, sign
+from tests.certs import sign, write_ca
 
 HOST = "secure.home.arpa"
 
@@ -26,7 +26,7 @@ def now() -> datetime.datetime:
 
 
 def test_a_certificate_is_judged_on_issuer_name_and_validity(tmp_path: Path) -> None:
-    ca = make_ca(tmp_path).read_bytes()
+    ca = write_ca(tmp_path).read_bytes()
     good = sign(tmp_path, "good", f"/CN={HOST}", [f"DNS:{HOST}"]).cert.read_bytes()
     assert check_certificate(good, ca, HOST, now()).ok
     wildcard = sign(tmp_path, "wild", "/CN=w", ["DNS:*.home.arpa"]).cert.read_bytes()
@@ -36,7 +36,7 @@ def test_a_certificate_is_judged_on_issuer_name_and_validity(tmp_path: Path) -> 
     assert not later.ok and "expired at" in later.summary
     other = tmp_path / "other"
     other.mkdir()
-    make_ca(other)
+    write_ca(other)
     foreign = sign(other, "x", f"/CN={HOST}", [f"DNS:{HOST}"]).cert.read_bytes()
     verdict = check_certificate(foreign, ca, HOST, now())
     assert not verdict.ok and "not issued by the run's CA" in verdict.summary
@@ -47,7 +47,7 @@ def test_a_renewal_is_a_new_serial_valid_from_later_even_with_the_same_expiry(
 ) -> None:
     """A CA issuer caps every certificate at its CA's expiry: a renewal may expire when the
     first one did (here both for the same 2 days, a second apart)."""
-    make_ca(tmp_path)
+    write_ca(tmp_path)
     first = sign(tmp_path, "a", f"/CN={HOST}", [f"DNS:{HOST}"]).cert.read_bytes()
     time.sleep(1.1)
     second = sign(tmp_path, "b", f"/CN={HOST}", [f"DNS:{HOST}"]).cert.read_bytes()
@@ -58,7 +58,7 @@ def test_a_renewal_is_a_new_serial_valid_from_later_even_with_the_same_expiry(
 
 
 def test_no_certificate_yet_is_a_verdict_to_wait_for_not_an_error(tmp_path: Path) -> None:
-    ca = make_ca(tmp_path).read_bytes()
+    ca = write_ca(tmp_path).read_bytes()
     verdict = check_certificate(b"", ca, HOST, now())
     assert not verdict.ok and verdict.summary == f"certificate for {HOST}: none issued yet"
 

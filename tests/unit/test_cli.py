@@ -192,8 +192,8 @@ def test_render_shows_the_agent_once_as_a_summary(capsys) -> None:
     assert main(["--spec", str(ROOT / "architecture.yaml"), "render"]) == 0
     out = capsys.readouterr().out
     assert "def run_batch" not in out
-    # One agent ConfigMap per environment's namespace, and one for the capture pods.
-    assert out.count("(the probe agent, agent.py: ") == 4
+    # One netprobe ConfigMap per environment's namespace, and one for the capture pods.
+    assert out.count("(the probe, netprobe.py: ") == 4
 
 
 def test_validate_does_not_import_the_kubernetes_client() -> None:

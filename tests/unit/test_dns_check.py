@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from netconform import dns as render
+from netconform import dns_config as render
 from netconform.checks.dns import (
     INSIDE,
     OUTSIDE,

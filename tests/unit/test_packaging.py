@@ -49,7 +49,7 @@ def test_the_wheel_holds_the_suites_fixtures_cluster_data_schema_and_agent(wheel
         assert files, folder
         missing = [f for f in files if f"{packaged}/{f.split('/', 1)[1]}" not in names]
         assert not missing, f"not in the wheel: {missing}"
-    assert {"netconform/results.schema.json", "netconform/agent.py"} <= names
+    assert {"netconform/results.schema.json", "netconform/netprobe.py"} <= names
 
 
 def test_the_installed_suites_run_from_a_users_folder(wheel: Path, tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netconform.checks.policy_analyzer import (
-    ALLOWED,
-    DENIED,
+    PREDICTED_ALLOWED,
+    PREDICTED_DENIED,
     UNDECIDED,
     Peer,
     entity_peer,
@@ -66,12 +66,15 @@ WEB_PORT = [{"ports": [{"port": "80", "protocol": "TCP"}]}]
 
 
 def test_no_policy_allows_everything() -> None:
-    assert verdict([], FRONT, BACK) == ALLOWED and verdict([], FRONT, WORLD) == ALLOWED
+    assert (
+        verdict([], FRONT, BACK) == PREDICTED_ALLOWED
+        and verdict([], FRONT, WORLD) == PREDICTED_ALLOWED
+    )
 
 
 def test_an_empty_rule_selects_nothing_but_turns_default_deny_on() -> None:
     deny_all = ccnp("deny", {"endpointSelector": {}, "ingress": [{}], "egress": [{}]})
-    assert verdict([deny_all], FRONT, BACK) == DENIED
+    assert verdict([deny_all], FRONT, BACK) == PREDICTED_DENIED
     explained = predict(entries_of([deny_all]), FRONT, BACK, WEB).why
     assert (
         "egress default deny (selected by CiliumClusterwideNetworkPolicy deny egress[0])"
@@ -89,8 +92,8 @@ def test_a_namespaced_selector_stays_in_its_namespace_unless_it_names_one() -> N
             ],
         },
     )
-    assert verdict([same_ns], FRONT, BACK) == ALLOWED
-    assert verdict([same_ns], OTHER, BACK) == DENIED
+    assert verdict([same_ns], FRONT, BACK) == PREDICTED_ALLOWED
+    assert verdict([same_ns], OTHER, BACK) == PREDICTED_DENIED
     by_env = {
         "matchLabels": {"app": "frontend", f"k8s:io.cilium.k8s.namespace.labels.{ENV}": "staging"}
     }
@@ -101,7 +104,10 @@ def test_a_namespaced_selector_stays_in_its_namespace_unless_it_names_one() -> N
             "ingress": [{"fromEndpoints": [by_env], "toPorts": WEB_PORT}],
         },
     )
-    assert verdict([cross], OTHER, BACK) == ALLOWED and verdict([cross], FRONT, BACK) == DENIED
+    assert (
+        verdict([cross], OTHER, BACK) == PREDICTED_ALLOWED
+        and verdict([cross], FRONT, BACK) == PREDICTED_DENIED
+    )
 
 
 def test_match_expressions() -> None:
@@ -116,9 +122,9 @@ def test_match_expressions() -> None:
             "ingress": [{"fromEndpoints": [{"matchExpressions": expressions}]}],
         },
     )
-    assert verdict([policy], FRONT, BACK) == ALLOWED
+    assert verdict([policy], FRONT, BACK) == PREDICTED_ALLOWED
     tiered = pod("tiered", "shop", app="frontend", tier="x")
-    assert verdict([policy], tiered, BACK) == DENIED
+    assert verdict([policy], tiered, BACK) == PREDICTED_DENIED
     not_in = cnp(
         "notin",
         {
@@ -136,8 +142,8 @@ def test_match_expressions() -> None:
             ],
         },
     )
-    assert verdict([not_in], FRONT, BACK) == DENIED
-    assert verdict([not_in], pod("nolabel", "shop"), BACK) == ALLOWED
+    assert verdict([not_in], FRONT, BACK) == PREDICTED_DENIED
+    assert verdict([not_in], pod("nolabel", "shop"), BACK) == PREDICTED_ALLOWED
 
 
 def test_cidr_set_with_except_and_entities() -> None:
@@ -147,13 +153,15 @@ def test_cidr_set_with_except_and_entities() -> None:
         ]
 
     carved = {"toCIDRSet": [{"cidr": "198.18.200.0/24", "except": ["198.18.200.8/29"]}]}
-    assert verdict(egress(carved), FRONT, WORLD) == DENIED
-    assert verdict(egress(carved), FRONT, outside_peer("x", "198.18.200.20")) == ALLOWED
-    assert verdict(egress({"toCIDR": ["198.18.0.0/15"]}), FRONT, BACK) == DENIED  # pods are no CIDR
-    assert verdict(egress({"toEntities": ["world"]}), FRONT, WORLD) == ALLOWED
-    assert verdict(egress({"toEntities": ["world"]}), FRONT, BACK) == DENIED
-    assert verdict(egress({"toEntities": ["cluster"]}), FRONT, BACK) == ALLOWED
-    assert verdict(egress({"toEntities": ["cluster"]}), FRONT, WORLD) == DENIED
+    assert verdict(egress(carved), FRONT, WORLD) == PREDICTED_DENIED
+    assert verdict(egress(carved), FRONT, outside_peer("x", "198.18.200.20")) == PREDICTED_ALLOWED
+    assert (
+        verdict(egress({"toCIDR": ["198.18.0.0/15"]}), FRONT, BACK) == PREDICTED_DENIED
+    )  # pods are no CIDR
+    assert verdict(egress({"toEntities": ["world"]}), FRONT, WORLD) == PREDICTED_ALLOWED
+    assert verdict(egress({"toEntities": ["world"]}), FRONT, BACK) == PREDICTED_DENIED
+    assert verdict(egress({"toEntities": ["cluster"]}), FRONT, BACK) == PREDICTED_ALLOWED
+    assert verdict(egress({"toEntities": ["cluster"]}), FRONT, WORLD) == PREDICTED_DENIED
 
 
 def test_the_gateways_envoy_and_other_nodes_are_entities_inside_the_cluster() -> None:
@@ -166,25 +174,25 @@ def test_the_gateways_envoy_and_other_nodes_are_entities_inside_the_cluster() ->
             "web", {"endpointSelector": {"matchLabels": {"app": "frontend"}}, "ingress": [rule]}
         )
 
-    assert verdict([ingress_from("ingress")], envoy, FRONT) == ALLOWED
-    assert verdict([ingress_from("ingress")], node, FRONT) == DENIED
-    assert verdict([ingress_from("remote-node")], node, FRONT) == ALLOWED
-    assert verdict([ingress_from("cluster")], envoy, FRONT) == ALLOWED
-    assert verdict([ingress_from("world")], envoy, FRONT) == DENIED
-    assert verdict([ingress_from("ingress")], envoy, FRONT, DNS) == DENIED
+    assert verdict([ingress_from("ingress")], envoy, FRONT) == PREDICTED_ALLOWED
+    assert verdict([ingress_from("ingress")], node, FRONT) == PREDICTED_DENIED
+    assert verdict([ingress_from("remote-node")], node, FRONT) == PREDICTED_ALLOWED
+    assert verdict([ingress_from("cluster")], envoy, FRONT) == PREDICTED_ALLOWED
+    assert verdict([ingress_from("world")], envoy, FRONT) == PREDICTED_DENIED
+    assert verdict([ingress_from("ingress")], envoy, FRONT, DNS) == PREDICTED_DENIED
     # A clusterwide default deny selecting every endpoint holds Envoy's egress too (Cilium's
     # ingress endpoint), never another node's.
-    assert verdict([ingress_from("ingress", "remote-node"), deny], envoy, FRONT) == DENIED
-    assert verdict([ingress_from("ingress", "remote-node"), deny], node, FRONT) == ALLOWED
+    assert verdict([ingress_from("ingress", "remote-node"), deny], envoy, FRONT) == PREDICTED_DENIED
+    assert verdict([ingress_from("ingress", "remote-node"), deny], node, FRONT) == PREDICTED_ALLOWED
     namespaced = {"matchLabels": {}}
     everyone = cnp("all", {"endpointSelector": {}, "ingress": [{"fromEndpoints": [namespaced]}]})
-    assert verdict([everyone], envoy, FRONT) == DENIED
+    assert verdict([everyone], envoy, FRONT) == PREDICTED_DENIED
 
 
 def test_ports_without_peers_select_every_peer_and_ports_must_match() -> None:
     policy = cnp("p", {"endpointSelector": BACKEND, "ingress": [{"toPorts": WEB_PORT}]})
-    assert verdict([policy], OTHER, BACK) == ALLOWED
-    assert verdict([policy], OTHER, BACK, DNS) == DENIED
+    assert verdict([policy], OTHER, BACK) == PREDICTED_ALLOWED
+    assert verdict([policy], OTHER, BACK, DNS) == PREDICTED_DENIED
     ranged = cnp(
         "r",
         {
@@ -194,7 +202,7 @@ def test_ports_without_peers_select_every_peer_and_ports_must_match() -> None:
             ],
         },
     )
-    assert verdict([ranged], FRONT, BACK) == ALLOWED
+    assert verdict([ranged], FRONT, BACK) == PREDICTED_ALLOWED
 
 
 def test_deny_wins_over_allow() -> None:
@@ -206,8 +214,8 @@ def test_deny_wins_over_allow() -> None:
             "ingressDeny": [{"fromEndpoints": [{"matchLabels": {"app": "frontend"}}]}],
         },
     )
-    assert verdict([allow], FRONT, BACK) == ALLOWED
-    assert verdict([allow, deny], FRONT, BACK) == DENIED
+    assert verdict([allow], FRONT, BACK) == PREDICTED_ALLOWED
+    assert verdict([allow, deny], FRONT, BACK) == PREDICTED_DENIED
     assert (
         "ingress denied by CiliumNetworkPolicy shop/deny ingressDeny[0]"
         in predict(entries_of([allow, deny]), FRONT, BACK, WEB).why
@@ -216,8 +224,8 @@ def test_deny_wins_over_allow() -> None:
 
 def test_a_clusterwide_wildcard_peer_selects_pods_not_the_world() -> None:
     policy = ccnp("all-pods", {"endpointSelector": {}, "egress": [{"toEndpoints": [{}]}]})
-    assert verdict([policy], FRONT, OTHER) == ALLOWED
-    assert verdict([policy], FRONT, WORLD) == DENIED
+    assert verdict([policy], FRONT, OTHER) == PREDICTED_ALLOWED
+    assert verdict([policy], FRONT, WORLD) == PREDICTED_DENIED
 
 
 def test_what_only_a_proxy_decides_is_undecided() -> None:
@@ -258,9 +266,9 @@ def test_what_only_a_proxy_decides_is_undecided() -> None:
     assert verdict([l7], FRONT, BACK) == UNDECIDED
     assert verdict([named], FRONT, BACK) == UNDECIDED
     assert verdict([fqdn], FRONT, WORLD) == UNDECIDED
-    assert verdict([fqdn], FRONT, BACK) == DENIED  # an FQDN never names a pod
+    assert verdict([fqdn], FRONT, BACK) == PREDICTED_DENIED  # an FQDN never names a pod
     authenticated = predict(entries_of([auth]), FRONT, BACK, WEB)
-    assert authenticated.verdict == ALLOWED
+    assert authenticated.verdict == PREDICTED_ALLOWED
     assert "once authenticated (required mutual authentication)" in authenticated.why
 
 
@@ -273,7 +281,7 @@ def test_a_rule_whose_authentication_always_fails_drops() -> None:
         },
     )
     dropped = predict(entries_of([always_fail]), FRONT, BACK, WEB)
-    assert dropped.verdict == DENIED
+    assert dropped.verdict == PREDICTED_DENIED
     assert "requires test-always-fail auth" in dropped.why
 
 
@@ -301,11 +309,11 @@ def test_kubernetes_network_policy() -> None:
             ],
         }
     )
-    assert verdict([from_staging], OTHER, BACK) == ALLOWED
-    assert verdict([from_staging], FRONT, BACK) == DENIED
+    assert verdict([from_staging], OTHER, BACK) == PREDICTED_ALLOWED
+    assert verdict([from_staging], FRONT, BACK) == PREDICTED_DENIED
     no_egress = netpol({"podSelector": {}, "policyTypes": ["Egress"]})
-    assert verdict([no_egress], FRONT, WORLD) == DENIED
-    assert verdict([no_egress], OTHER, BACK) == ALLOWED  # other is not in shop
+    assert verdict([no_egress], FRONT, WORLD) == PREDICTED_DENIED
+    assert verdict([no_egress], OTHER, BACK) == PREDICTED_ALLOWED  # other is not in shop
     block = netpol(
         {
             "podSelector": {},
@@ -320,8 +328,8 @@ def test_kubernetes_network_policy() -> None:
             ],
         }
     )
-    assert verdict([block], FRONT, WORLD) == DENIED
-    assert verdict([block], FRONT, outside_peer("y", "198.18.200.11")) == ALLOWED
+    assert verdict([block], FRONT, WORLD) == PREDICTED_DENIED
+    assert verdict([block], FRONT, outside_peer("y", "198.18.200.11")) == PREDICTED_ALLOWED
 
 
 def test_findings_name_dead_rules_and_shadowed_allows() -> None:
@@ -402,7 +410,7 @@ def connections(policies: list[dict], peers: list[Peer]) -> set[tuple[str, str, 
         for s in peers
         for d in everyone
         for port in (WEB, PortSpec(8080, "TCP"))
-        if s is not d and predict(entries, s, d, port).verdict == ALLOWED
+        if s is not d and predict(entries, s, d, port).verdict == PREDICTED_ALLOWED
     }
 
 
@@ -442,22 +450,22 @@ def test_a_port_entry_without_a_number_is_every_port_of_its_protocol() -> None:
     """Kubernetes, and Cilium's parsePorts: the protocol defaults to TCP, a missing port is
     every port of that protocol."""
     udp_only = netpol_ingress([{"protocol": "UDP"}])
-    assert verdict([udp_only], FRONT, BACK, WEB) == DENIED
-    assert verdict([udp_only], FRONT, BACK, DNS) == ALLOWED
+    assert verdict([udp_only], FRONT, BACK, WEB) == PREDICTED_DENIED
+    assert verdict([udp_only], FRONT, BACK, DNS) == PREDICTED_ALLOWED
     every_tcp = netpol_ingress([{}, {"port": 80}])
-    assert verdict([every_tcp], FRONT, BACK, PortSpec(81, "TCP")) == ALLOWED
-    assert verdict([every_tcp], FRONT, BACK, DNS) == DENIED
+    assert verdict([every_tcp], FRONT, BACK, PortSpec(81, "TCP")) == PREDICTED_ALLOWED
+    assert verdict([every_tcp], FRONT, BACK, DNS) == PREDICTED_DENIED
 
 
 def test_a_named_port_beside_a_numbered_one_leaves_the_numbered_one_decided() -> None:
     both = netpol_ingress([{"port": 80}, {"port": "serve-81-tcp"}])
-    assert verdict([both], FRONT, BACK, WEB) == ALLOWED
+    assert verdict([both], FRONT, BACK, WEB) == PREDICTED_ALLOWED
     assert verdict([both], FRONT, BACK, PortSpec(81, "TCP")) == UNDECIDED
     # A TCP name resolves to no UDP port, whatever it names.
-    assert verdict([both], FRONT, BACK, DNS) == DENIED
+    assert verdict([both], FRONT, BACK, DNS) == PREDICTED_DENIED
     rule = {"fromEndpoints": [{}], "toPorts": [{"ports": [{"port": "80"}, {"port": "serve"}]}]}
     cilium = cnp("both", {"endpointSelector": BACKEND, "ingress": [rule]})
-    assert verdict([cilium], FRONT, BACK, WEB) == ALLOWED
+    assert verdict([cilium], FRONT, BACK, WEB) == PREDICTED_ALLOWED
     undecided = predict(entries_of([cilium]), FRONT, BACK, PortSpec(81, "TCP"))
     assert (undecided.verdict, "named port 'serve'" in undecided.why) == (UNDECIDED, True)
 
@@ -478,5 +486,5 @@ def test_a_numbered_port_never_becomes_undecided_because_a_named_port_sits_besid
     alone, beside = netpol_ingress(numbered), netpol_ingress([*numbered, {"port": name}])
     for number in numbers:
         port = PortSpec(number, protocol)  # type: ignore[arg-type]
-        assert verdict([alone], FRONT, BACK, port) == ALLOWED
-        assert verdict([beside], FRONT, BACK, port) == ALLOWED
+        assert verdict([alone], FRONT, BACK, port) == PREDICTED_ALLOWED
+        assert verdict([beside], FRONT, BACK, port) == PREDICTED_ALLOWED

@@ -69,7 +69,7 @@ def test_analyze_refuses_a_file_it_cannot_read_fully_with_one_line(
 
 
 def test_an_ipblock_over_the_pods_is_named_for_what_cilium_does_with_it(tmp_path: Path) -> None:
-    from netconform.policy_analysis import rule_findings
+    from netconform.analyze import rule_findings
     from netconform.spec import load
     from netconform.workloads import RunNamespaces
 

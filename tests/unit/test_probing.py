@@ -1,4 +1,4 @@
-"""How a cell becomes an agent probe."""
+"""How a cell becomes a netprobe probe."""
 
 from netconform.exec import LocalExec
 from netconform.matrix import ALLOWED, Cell, Endpoint, ExpectedMatrix
@@ -9,7 +9,7 @@ from netconform.spec import PortSpec
 FE = Endpoint("prod/frontend", "workload", "frontend", "prod")
 DNS = Endpoint("kube-dns", "service", "kube-dns")
 DB = Endpoint("prod/db", "workload", "db", "prod")
-SITES = {FE: ProbeSite(LocalExec(), ("python3", "agent.py"))}
+SITES = {FE: ProbeSite(LocalExec(), ("python3", "netprobe.py"))}
 ADDRESSES = {DNS: "198.19.128.10", DB: "fd00::7"}
 
 
@@ -33,7 +33,7 @@ def test_a_real_dns_server_is_asked_a_real_question_on_53_udp() -> None:
 
 def test_the_reproduce_line_runs_the_agent_at_the_source() -> None:
     line = MatrixProber(SITES, ADDRESSES, 1.0).reproduce(Cell(FE, DB, PortSpec(5432, "TCP")))
-    assert line.startswith("python3 agent.py probe <<< '")
+    assert line.startswith("python3 netprobe.py probe <<< '")
     assert '"tcp": "[fd00::7]:5432"' in line
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from netconform import policies, workloads
 from netconform.checks.policy_analyzer import (
-    ALLOWED,
-    DENIED,
+    PREDICTED_ALLOWED,
+    PREDICTED_DENIED,
     Entry,
     Peer,
     Prediction,
@@ -28,9 +28,10 @@ from netconform.checks.policy_analyzer import (
 )
 from netconform.checks.reachability import check_matrix
 from netconform.manifest import Manifest, documents
-from netconform.matrix import ALLOWED as EXPECT_ALLOWED
 from netconform.matrix import (
+    ALLOWED,
     CONNECTED,
+    DENIED,
     DROPPED,
     Cell,
     Endpoint,
@@ -41,14 +42,13 @@ from netconform.matrix import (
     outside_sources,
     workload_endpoints,
 )
-from netconform.matrix import DENIED as EXPECT_DENIED
 from netconform.sources import POLICY_KINDS, UserConfig
 from netconform.spec import Architecture
 from netconform.verdict import Verdict
 from netconform.workloads import RunNamespaces
 
 NAMESPACE_NAME = "kubernetes.io/metadata.name"
-AS_OBSERVED = {ALLOWED: CONNECTED, DENIED: DROPPED}
+AS_OBSERVED = {PREDICTED_ALLOWED: CONNECTED, PREDICTED_DENIED: DROPPED}
 
 
 def peers(
@@ -129,7 +129,7 @@ def predictions(
 
 def predicted_matrix(predicted: Mapping[Cell, Prediction]) -> ExpectedMatrix:
     """The decided cells as expectations, to hold against what the probes observe."""
-    expect = {ALLOWED: EXPECT_ALLOWED, DENIED: EXPECT_DENIED}
+    expect = {PREDICTED_ALLOWED: ALLOWED, PREDICTED_DENIED: DENIED}
     return ExpectedMatrix(
         {c: expect[p.verdict] for c, p in predicted.items() if p.verdict in expect}
     )
@@ -161,7 +161,7 @@ def unauthenticated(arch: Architecture, predicted: Mapping[Cell, Prediction]) ->
         f"{cell}: flow {name} requires mutual authentication, but {predicted[cell].why}"
         for name in arch.mutual_auth.required_for
         for cell in cells_of_flow(arch, name)
-        if predicted[cell].verdict == ALLOWED and not predicted[cell].authentication
+        if predicted[cell].verdict == PREDICTED_ALLOWED and not predicted[cell].authentication
     ]
 
 

@@ -1,4 +1,4 @@
-"""The agent runs as a real subprocess here, exactly as it does inside pods and namespaces."""
+"""netprobe runs as a real subprocess here, exactly as it does inside pods and namespaces."""
 
 from __future__ import annotations
 
@@ -29,10 +29,10 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
-from netconform import agent
+from netconform import netprobe
 from tests.certs import make_certs
 
-AGENT = str(Path(agent.__file__).resolve())
+NETPROBE = str(Path(netprobe.__file__).resolve())
 SERVING = re.compile(
     r"serving tcp=\[(?P<tcp>.*)\] udp=\[(?P<udp>.*)\] http=\[(?P<http>.*)\] https=\[(?P<https>.*)\]"
 )
@@ -41,7 +41,7 @@ SERVING = re.compile(
 def run_probe(doc: Any) -> tuple[int, dict[str, Any]]:
     stdin = doc if isinstance(doc, str) else json.dumps(doc)
     proc = subprocess.run(
-        [sys.executable, AGENT, "probe"], input=stdin, capture_output=True, text=True, timeout=30
+        [sys.executable, NETPROBE, "probe"], input=stdin, capture_output=True, text=True, timeout=30
     )
     assert proc.stderr == ""
     return proc.returncode, json.loads(proc.stdout)
@@ -95,12 +95,12 @@ Ports = dict[str, list[int]]
 
 @pytest.fixture
 def serve() -> Iterator[Callable[..., Ports]]:
-    """Start `agent.py serve ARGS` with ports 0 and return the ports from its "serving" line."""
+    """Start `netprobe.py serve ARGS` with ports 0 and return the ports from its "serving" line."""
     procs: list[subprocess.Popen] = []
 
     def start(*args: str, env: dict[str, str] | None = None) -> Ports:
         proc = subprocess.Popen(
-            [sys.executable, AGENT, "serve", *args],
+            [sys.executable, NETPROBE, "serve", *args],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -108,7 +108,7 @@ def serve() -> Iterator[Callable[..., Ports]]:
         )
         procs.append(proc)
         ready, _, _ = select.select([proc.stderr], [], [], 10)
-        assert ready, "agent did not report serving within 10 s"
+        assert ready, "netprobe did not report serving within 10 s"
         line = proc.stderr.readline()
         match = SERVING.fullmatch(line.strip())
         assert match, f"unexpected first stderr line: {line!r}"
@@ -220,14 +220,14 @@ def dns_server() -> Iterator[DnsServer]:
     ],
 )
 def test_classify_maps_errors_to_verdicts(exc: BaseException, verdict: str) -> None:
-    assert agent.classify(exc)[0] == verdict
+    assert netprobe.classify(exc)[0] == verdict
 
 
 def test_classify_details_name_the_cause() -> None:
-    assert agent.classify(OSError(errno.EHOSTUNREACH, "x"))[1].startswith("EHOSTUNREACH: ")
-    resolution = agent.classify(socket.gaierror(socket.EAI_NONAME, "Name or service not known"))
+    assert netprobe.classify(OSError(errno.EHOSTUNREACH, "x"))[1].startswith("EHOSTUNREACH: ")
+    resolution = netprobe.classify(socket.gaierror(socket.EAI_NONAME, "Name or service not known"))
     assert resolution[1] == "name resolution failed: Name or service not known"
-    assert agent.classify(TimeoutError("timed out")) == ("dropped", "timed out")
+    assert netprobe.classify(TimeoutError("timed out")) == ("dropped", "timed out")
 
 
 @pytest.mark.parametrize(
@@ -239,7 +239,7 @@ def test_classify_details_name_the_cause() -> None:
     ],
 )
 def test_split_hostport(target: str, expected: tuple[str, int]) -> None:
-    assert agent.split_hostport(target) == expected
+    assert netprobe.split_hostport(target) == expected
 
 
 @pytest.mark.parametrize(
@@ -254,24 +254,24 @@ def test_split_hostport(target: str, expected: tuple[str, int]) -> None:
     ],
 )
 def test_split_hostport_rejects(target: str, message: str) -> None:
-    with pytest.raises(agent.ProbeError, match=re.escape(message)):
-        agent.split_hostport(target)
+    with pytest.raises(netprobe.ProbeError, match=re.escape(message)):
+        netprobe.split_hostport(target)
 
 
 def test_split_hostport_default_port() -> None:
-    assert agent.split_hostport("[fd00::53]", 53) == ("fd00::53", 53)
-    assert agent.split_hostport("198.18.0.53", 53) == ("198.18.0.53", 53)
-    assert agent.split_hostport("198.18.0.53:5353", 53) == ("198.18.0.53", 5353)
+    assert netprobe.split_hostport("[fd00::53]", 53) == ("fd00::53", 53)
+    assert netprobe.split_hostport("198.18.0.53", 53) == ("198.18.0.53", 53)
+    assert netprobe.split_hostport("198.18.0.53:5353", 53) == ("198.18.0.53", 5353)
 
 
 def test_format_addr_unmaps_ipv4_clients_of_dual_stack_sockets() -> None:
-    assert agent.format_addr(("::ffff:10.0.0.7", 4000, 0, 0)) == "10.0.0.7:4000"
-    assert agent.format_addr(("fd00::1", 80, 0, 0)) == "[fd00::1]:80"
-    assert agent.format_addr(("10.0.0.7", 80)) == "10.0.0.7:80"
+    assert netprobe.format_addr(("::ffff:10.0.0.7", 4000, 0, 0)) == "10.0.0.7:4000"
+    assert netprobe.format_addr(("fd00::1", 80, 0, 0)) == "[fd00::1]:80"
+    assert netprobe.format_addr(("10.0.0.7", 80)) == "10.0.0.7:80"
 
 
 def test_encode_dns_query_is_understood_by_dnspython() -> None:
-    wire = agent.encode_dns_query("www.home.arpa.", agent.QTYPES["AAAA"], 0xBEEF)
+    wire = netprobe.encode_dns_query("www.home.arpa.", netprobe.QTYPES["AAAA"], 0xBEEF)
     message = dns.message.from_wire(wire)
     assert message.id == 0xBEEF
     assert message.flags & dns.flags.RD
@@ -283,13 +283,15 @@ def test_encode_dns_query_is_understood_by_dnspython() -> None:
 
 @pytest.mark.parametrize("name", ["a..b", ".a", "x" * 64 + ".arpa", "bücher.example", "a." * 128])
 def test_encode_dns_name_rejects(name: str) -> None:
-    with pytest.raises(agent.ProbeError, match="bad DNS name"):
-        agent.encode_dns_name(name)
+    with pytest.raises(netprobe.ProbeError, match="bad DNS name"):
+        netprobe.encode_dns_name(name)
 
 
 def test_encode_dns_name_root_and_trailing_dot() -> None:
-    assert agent.encode_dns_name(".") == b"\x00"
-    assert agent.encode_dns_name("a.bc.") == agent.encode_dns_name("a.bc") == b"\x01a\x02bc\x00"
+    assert netprobe.encode_dns_name(".") == b"\x00"
+    assert (
+        netprobe.encode_dns_name("a.bc.") == netprobe.encode_dns_name("a.bc") == b"\x01a\x02bc\x00"
+    )
 
 
 def test_decode_dns_name_follows_compression_pointers() -> None:
@@ -299,22 +301,22 @@ def test_decode_dns_name_follows_compression_pointers() -> None:
         + b"\x03api\xc0\x10"  # offset 27: api + pointer to 16
         + b"\xc0\x1b"  # offset 33: pointer to a name that itself ends in a pointer
     )
-    assert agent.decode_dns_name(data, 12) == ("www.home.arpa", 27)
-    assert agent.decode_dns_name(data, 27) == ("api.home.arpa", 33)
-    assert agent.decode_dns_name(data, 33) == ("api.home.arpa", 35)
+    assert netprobe.decode_dns_name(data, 12) == ("www.home.arpa", 27)
+    assert netprobe.decode_dns_name(data, 27) == ("api.home.arpa", 33)
+    assert netprobe.decode_dns_name(data, 33) == ("api.home.arpa", 35)
 
 
 @pytest.mark.parametrize("data", [bytes(12) + b"\xc0\x0c", bytes(12) + b"\x01a\xc0\x20"])
 def test_decode_dns_name_rejects_pointer_loops(data: bytes) -> None:
     with pytest.raises(ValueError, match="does not point backwards"):
-        agent.decode_dns_name(data, 12)
+        netprobe.decode_dns_name(data, 12)
 
 
 def test_decode_dns_response_reads_a_compressed_dnspython_answer() -> None:
-    query = agent.encode_dns_query("alias.home.arpa", agent.QTYPES["A"], 4242)
+    query = netprobe.encode_dns_query("alias.home.arpa", netprobe.QTYPES["A"], 4242)
     wire = answer_dns(query)
     assert b"\xc0\x0c" in wire  # dnspython compresses owner names against the question
-    reply = agent.decode_dns_response(wire)
+    reply = netprobe.decode_dns_response(wire)
     assert reply.qid == 4242
     assert reply.rcode == 0
     assert not reply.truncated
@@ -326,12 +328,12 @@ def test_decode_dns_response_reads_a_compressed_dnspython_answer() -> None:
 
 
 def test_decode_dns_response_rcode_and_truncation() -> None:
-    nxdomain = answer_dns(agent.encode_dns_query("nope.home.arpa", 1, 7))
-    assert agent.decode_dns_response(nxdomain).rcode == 3
-    full = answer_dns(agent.encode_dns_query("www.home.arpa", 1, 7))
+    nxdomain = answer_dns(netprobe.encode_dns_query("nope.home.arpa", 1, 7))
+    assert netprobe.decode_dns_response(nxdomain).rcode == 3
+    full = answer_dns(netprobe.encode_dns_query("www.home.arpa", 1, 7))
     for cut in (5, 20, len(full) - 3):
         with pytest.raises(ValueError, match="truncated"):
-            agent.decode_dns_response(full[:cut])
+            netprobe.decode_dns_response(full[:cut])
 
 
 # --- probe input -------------------------------------------------------------------------------
@@ -605,7 +607,7 @@ def test_http_method_and_redirect_location(serve: Callable[..., Ports]) -> None:
     result = probe_one({"http": f"http://127.0.0.1:{port}/status/301", "method": "POST"})
     assert result["verdict"] == "http-301"
     assert result["response"]["method"] == "POST"
-    assert "location" not in result  # the agent sets none; a proxy's redirect would
+    assert "location" not in result  # netprobe sets none; a proxy's redirect would
 
 
 def test_dns_a_answers(dns_server: DnsServer) -> None:
@@ -721,7 +723,7 @@ def test_default_bind_is_dual_stack(serve: Callable[..., Ports]) -> None:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_serve_exits_0_on_signal(sig: signal.Signals) -> None:
     proc = subprocess.Popen(
-        [sys.executable, AGENT, "serve", "--bind", "127.0.0.1", "--tcp", "0", "--udp", "0"],
+        [sys.executable, NETPROBE, "serve", "--bind", "127.0.0.1", "--tcp", "0", "--udp", "0"],
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -743,7 +745,7 @@ def test_serve_port_in_use_exits_2_naming_the_port(socktype: int) -> None:
         port = taken.getsockname()[1]
         proto = "--tcp" if socktype == socket.SOCK_STREAM else "--udp"
         proc = subprocess.run(
-            [sys.executable, AGENT, "serve", "--bind", "127.0.0.1", proto, f"0,{port}"],
+            [sys.executable, NETPROBE, "serve", "--bind", "127.0.0.1", proto, f"0,{port}"],
             capture_output=True,
             text=True,
             timeout=10,
@@ -758,7 +760,7 @@ def test_serve_https_needs_readable_cert(tmp_path: Path) -> None:
     missing = str(tmp_path / "missing.pem")
     args = ["serve", "--https", "0", "--cert", missing, "--key", missing]
     proc = subprocess.run(
-        [sys.executable, AGENT, *args], capture_output=True, text=True, timeout=10
+        [sys.executable, NETPROBE, *args], capture_output=True, text=True, timeout=10
     )
     assert proc.returncode == 2
     assert "--cert" in proc.stderr
@@ -778,7 +780,7 @@ def test_serve_https_needs_readable_cert(tmp_path: Path) -> None:
 )
 def test_cli_usage_errors_exit_2(args: list[str], message: str) -> None:
     proc = subprocess.run(
-        [sys.executable, AGENT, *args], capture_output=True, text=True, timeout=10
+        [sys.executable, NETPROBE, *args], capture_output=True, text=True, timeout=10
     )
     assert proc.returncode == 2
     assert message in proc.stderr
@@ -787,15 +789,15 @@ def test_cli_usage_errors_exit_2(args: list[str], message: str) -> None:
 @pytest.mark.parametrize("args", [["--help"], ["serve", "--help"], ["probe", "--help"]])
 def test_help(args: list[str]) -> None:
     proc = subprocess.run(
-        [sys.executable, AGENT, *args], capture_output=True, text=True, timeout=10
+        [sys.executable, NETPROBE, *args], capture_output=True, text=True, timeout=10
     )
     assert proc.returncode == 0
-    assert proc.stdout.startswith("usage: agent.py")
+    assert proc.stdout.startswith("usage: netprobe.py")
 
 
 def test_serve_refuses_ports_in_other_scripts_digits() -> None:
     done = subprocess.run(
-        [sys.executable, AGENT, "serve", "--tcp", "\u0668\u0660"], capture_output=True, text=True
+        [sys.executable, NETPROBE, "serve", "--tcp", "\u0668\u0660"], capture_output=True, text=True
     )
     assert done.returncode == 2 and "bad port" in done.stderr
 
@@ -805,10 +807,10 @@ def test_name_resolution_is_bounded_by_the_probe_timeout(monkeypatch) -> None:
         time.sleep(3)
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("198.18.0.1", 80))]
 
-    monkeypatch.setattr(agent.socket, "getaddrinfo", slow_lookup)
-    probe = agent.parse_probe({"tcp": "slow.example:80", "timeout": 0.3}, 0, 1.0)
+    monkeypatch.setattr(netprobe.socket, "getaddrinfo", slow_lookup)
+    probe = netprobe.parse_probe({"tcp": "slow.example:80", "timeout": 0.3}, 0, 1.0)
     start = time.monotonic()
-    [result] = agent.run_batch([probe])
+    [result] = netprobe.run_batch([probe])
     assert time.monotonic() - start < 1.5
     assert result["verdict"] == "unreachable" and "timed out" in result["detail"]
 
@@ -829,17 +831,19 @@ def test_capture_judges_vxlan_by_the_packet_inside_and_skips_neighbour_discovery
     outer = _ethernet(
         _ipv4_udp("198.18.192.2", "198.18.192.3", 51000, 8472, b"\x08" + b"\0" * 7 + inner)
     )
-    packet = agent.parse_frame(outer, agent.ARPHRD_ETHER)
+    packet = netprobe.parse_frame(outer, netprobe.ARPHRD_ETHER)
     assert packet is not None and (packet.dst, packet.dport) == ("198.18.192.3", 8472)
-    found = agent.inner_of(packet)
+    found = netprobe.inner_of(packet)
     assert found is not None and (found.src, found.dst, found.dport) == (
         "198.18.64.5",
         "198.18.65.7",
         8080,
     )
-    keep = agent.capture_filter({"hosts": ["198.18.65.7"], "proto": "udp", "port": 8080})
+    keep = netprobe.capture_filter({"hosts": ["198.18.65.7"], "proto": "udp", "port": 8080})
     assert keep(found) and not keep(packet)
-    tunnel_packet = agent.parse_frame(_ipv4_udp("198.18.41.2", "198.18.42.2", 1, 2, b""), 0xFFFE)
+    tunnel_packet = netprobe.parse_frame(_ipv4_udp("198.18.41.2", "198.18.42.2", 1, 2, b""), 0xFFFE)
     assert tunnel_packet is not None and tunnel_packet.src == "198.18.41.2"
     solicitation = bytes([0x60, 0, 0, 0, 0, 8, 58, 255]) + bytes(32) + bytes([135]) + bytes(7)
-    assert agent.parse_frame(_ethernet(solicitation, 0x86DD), agent.ARPHRD_ETHER).proto == "nd"
+    assert (
+        netprobe.parse_frame(_ethernet(solicitation, 0x86DD), netprobe.ARPHRD_ETHER).proto == "nd"
+    )

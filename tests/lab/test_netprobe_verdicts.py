@@ -1,7 +1,7 @@
-"""Every verdict of the agent, produced by real packets between lab namespaces.
+"""Every verdict of netprobe, produced by real packets between lab namespaces.
 
 A client probes a server across the lab bridge; nftables on the server makes
-drops and rejects, dnsmasq answers DNS, the agent's own HTTPS echo answers TLS.
+drops and rejects, dnsmasq answers DNS, netprobe's own HTTPS echo answers TLS.
 All probes go in one batch, so this also shows a batch costs about one timeout.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from lab.topology import Lab
-from netconform.probe_client import HOST_AGENT_ARGV, ProbeSite
+from netconform.probe_client import HOST_NETPROBE_ARGV, ProbeSite
 from tests.certs import make_certs
 
 pytestmark = pytest.mark.lab
@@ -75,7 +75,7 @@ def verdict_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict
                 "env",
                 "POD_NAME=server",
                 "POD_NAMESPACE=lab",
-                *HOST_AGENT_ARGV,
+                *HOST_NETPROBE_ARGV,
                 "serve",
                 "--bind",
                 "0.0.0.0",
@@ -117,7 +117,7 @@ def verdict_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict
                 probe["ca"] = str(certs.ca if probe["ca"] == "CA" else wrong.ca)
             probes.append(probe)
         start = time.monotonic()
-        results = ProbeSite(client.exec, HOST_AGENT_ARGV).by_id(probes, timeout=30)
+        results = ProbeSite(client.exec, HOST_NETPROBE_ARGV).by_id(probes, timeout=30)
         yield results, time.monotonic() - start
 
 

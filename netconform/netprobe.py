@@ -3,7 +3,7 @@
 
 It is a single stdlib-only file so that a stock ``python`` image (3.9 or later) can run it
 without installing anything. Results travel as JSON on stdout, never as exit codes, so that
-a failed probe is data for the suite rather than an error of the agent.
+a failed probe is data for the suite rather than an error of netprobe.
 """
 
 from __future__ import annotations
@@ -423,7 +423,7 @@ def probe_http(probe: Probe, deadline: float) -> dict[str, Any]:
             served = ssl.DER_cert_to_PEM_cert(der) if der else None
         conn = http.client.HTTPConnection(host, port)
         conn.sock = sock
-        headers = {"User-Agent": "netconform-agent", **probe.opts.get("headers", {})}
+        headers = {"User-Agent": "netconform-netprobe", **probe.opts.get("headers", {})}
         if "host" in probe.opts:
             headers["Host"] = probe.opts["host"]
         sock.settimeout(_time_left(deadline))
@@ -663,7 +663,7 @@ class _ServerMixin:
         super().server_bind()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        """Clients that vanish mid-request are not the agent's problem; stderr stays clean."""
+        """Clients that vanish mid-request are not netprobe's problem; stderr stays clean."""
 
     def describe(self, client: tuple, sock: socket.socket) -> dict[str, Any]:
         port = sock.getsockname()[1]
@@ -719,7 +719,7 @@ class HTTPHandler(BaseHTTPRequestHandler):
     """Every method and path reflects the request, so tests can see what the proxy changed."""
 
     timeout = 30
-    server_version = "netconform-agent"
+    server_version = "netconform-netprobe"
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("do_"):
@@ -727,7 +727,7 @@ class HTTPHandler(BaseHTTPRequestHandler):
         raise AttributeError(name)
 
     def log_message(self, *args: Any) -> None:
-        """Silent: nobody drains the agent's stderr after the "serving" line."""
+        """Silent: nobody drains netprobe's stderr after the "serving" line."""
 
     def reply(self) -> None:
         length = self.headers.get("Content-Length", "")
@@ -971,7 +971,7 @@ def bind_address(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="agent.py", description=(__doc__ or "").split("\n")[0])
+    parser = argparse.ArgumentParser(prog="netprobe.py", description=(__doc__ or "").split("\n")[0])
     modes = parser.add_subparsers(dest="mode", metavar="MODE", required=True)
     serve_cmd = modes.add_parser(
         "serve",

@@ -26,7 +26,7 @@ from netconform.kube import Kube
 from netconform.matrix import Cell, expected_matrix
 from netconform.podexec import PodExec
 from netconform.policy_run import on_kind
-from netconform.probe_client import AGENT_ARGV
+from netconform.probe_client import NETPROBE_ARGV
 from netconform.probing import MatrixProber
 from netconform.spec import load
 from netconform.timeouts import DEFAULT as DEFAULT_TIMEOUTS
@@ -41,7 +41,7 @@ def one_kubectl_exec_per_probe(prober: MatrixProber, cells: list[Cell], kubectl:
         site = prober.sites[cell.source].exec
         assert isinstance(site, PodExec)
         argv = [*kubectl, "-n", site.namespace, "exec", "-i", site.pod, "--"]
-        argv += [*AGENT_ARGV, "probe"]
+        argv += [*NETPROBE_ARGV, "probe"]
         subprocess.run(argv, input=json.dumps(prober.probe(cell)), capture_output=True, text=True)
 
 

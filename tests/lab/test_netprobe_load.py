@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from lab.topology import Host, Lab
-from netconform.probe_client import HOST_AGENT_ARGV, ProbeSite
+from netconform.probe_client import HOST_NETPROBE_ARGV, ProbeSite
 
 pytestmark = pytest.mark.lab
 
@@ -36,7 +36,9 @@ def client() -> Iterator[Host]:
     with Lab() as lab:
         client = lab.host("client", "198.18.3.1")
         server = lab.host("server", SERVER)
-        echo = lab.spawn(server, [*HOST_AGENT_ARGV, "serve", "--bind", "0.0.0.0", "--tcp", "8080"])
+        echo = lab.spawn(
+            server, [*HOST_NETPROBE_ARGV, "serve", "--bind", "0.0.0.0", "--tcp", "8080"]
+        )
         lab.nft(server, DROP_RULES)
         lab.wait_listening(server, [8080], echo)
         yield client
@@ -44,7 +46,7 @@ def client() -> Iterator[Host]:
 
 def probe(client: Host, probes: list[dict]) -> tuple[Counter[str], float]:
     start = time.monotonic()
-    results = ProbeSite(client.exec, HOST_AGENT_ARGV).probe(probes, timeout=60)
+    results = ProbeSite(client.exec, HOST_NETPROBE_ARGV).probe(probes, timeout=60)
     return Counter(r["verdict"] for r in results), time.monotonic() - start
 
 
