@@ -63,11 +63,18 @@ def test_the_installed_suites_run_from_a_users_folder(wheel: Path, tmp_path: Pat
         cwd=user, env=env, capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert where.stdout.strip().startswith(str(site)), where.stdout
-    done = subprocess.run(
-        [sys.executable, "-m", "netconform.cli", "test", "--collect-only", "-q"],
-        cwd=user, env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
-    collected = {line.split("::")[0] for line in done.stdout.splitlines() if "::" in line}
+
+    def collect(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "netconform.cli", "test", "--collect-only", *args],
+            cwd=user, env=env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    header = collect()
+    assert "netconform: a kind cluster with Cilium v" in header, header[:2000]
+    assert "netconform: features asked: policies" in header
+    collected = {line.split("::")[0] for line in collect("-q").splitlines() if "::" in line}
     assert collected == {f"suites/{Path(f).name}" for f in tracked("suites")
                          if Path(f).name.startswith("test_")}  # fmt: skip
