@@ -29,6 +29,8 @@ from netconform.timeouts import Timeouts
 from netconform.versions import load_versions, tool, version, with_version
 
 if TYPE_CHECKING:
+    from pytest_kind import KindCluster
+
     from netconform.lan import Lan
     from netconform.sources import UserConfig
 
@@ -257,6 +259,7 @@ def up_plan(
     )
     kind = tool("kind", version(versions, "kind"))
     kind_create = (kind, "create", "cluster", f"--name={name}", f"--image={image}")
+    create = (*kind_create, f"--kubeconfig={kubeconfig}", "--config", str(config_file))
     helm = (tool("helm", version(versions, "helm")), f"--kubeconfig={kubeconfig}")
     chosen = helm_values(arch, local, user_cilium)
     values = chosen.values
@@ -276,9 +279,9 @@ def up_plan(
         ),
         Step(
             f"create kind cluster {name} (reused if it exists)",
-            (*kind_create, f"--kubeconfig={kubeconfig}", "--config", str(config_file)),
+            create,
             {str(config_file): plain_yaml(kind_config(arch, local))},
-            lambda: kind_cluster(name, kubeconfig, image, versions).create(config_file),
+            lambda: create_kind_cluster(kind_cluster(name, kubeconfig, image, versions), create),
         ),
         *lan_steps(arch),
         *node_label_steps(user, kubectl),
@@ -573,6 +576,23 @@ def kind_cluster(
         image=image,
         kind_path=Path(tool("kind", version(versions, "kind"))),
     )
+
+
+def create_kind_cluster(cluster: KindCluster, create: Sequence[str]) -> None:
+    """kind's cluster, reused if it exists. A create that fails (a node that never came up)
+    is tried once more after deleting what it left; failing again, it says what kind said."""
+    said = ""
+    for _ in range(2):
+        if cluster.name not in kind_clusters():
+            done = subprocess.run(create, capture_output=True, text=True, check=False)
+            if done.returncode:
+                said = (done.stderr or done.stdout).strip()
+                cluster.delete()
+                continue
+        cluster.create()
+        return
+    tail = "\n".join(said.splitlines()[-15:])
+    raise StepFailed(f"kind create cluster {cluster.name} failed twice; kind said:\n{tail}")
 
 
 def workdir_for_name(name: str) -> Path:
