@@ -168,13 +168,18 @@ class PolicyRun:
         )
 
     def apply_policies(self, manifests: list[Manifest] | None = None) -> None:
-        """The policies under test, or the given ones (a deliberately broken set)."""
+        """The policies under test, or the given ones (a deliberately broken set), in place of
+        those applied: a policy applied again unchanged keeps what Cilium built on it (the
+        authenticated peers of its rules), and one no longer given is deleted."""
         manifests = self.policy_manifests() if manifests is None else manifests
         scoped = [m for m in manifests if m["kind"] == CLUSTER_SCOPED_POLICY[1]]
         if scoped and not self.target.allow_cluster_changes:
             names = ", ".join(m["metadata"]["name"] for m in scoped)
             raise PermissionError(f"cluster-scoped policies ({names}) need --allow-cluster-changes")
+        before = self.applied_policies
         self.applied_policies = self.kube.apply(manifests)
+        kept = {_object_key(policy) for policy in self.applied_policies}
+        self._delete([policy for policy in before if _object_key(policy) not in kept])
 
     def wait_mutual_auth(self, timeouts: Timeouts) -> None:
         """Where the spec requires mutual authentication: until SPIRE holds an entry for every
@@ -210,12 +215,15 @@ class PolicyRun:
         return f"{policy} ({origin})" if origin else policy
 
     def remove_policies(self) -> None:
-        for policy in self.applied_policies:
+        self._delete(self.applied_policies)
+        self.applied_policies = []
+
+    def _delete(self, policies: list[Manifest]) -> None:
+        for policy in policies:
             meta = policy["metadata"]
             self.kube.delete(
                 policy["apiVersion"], policy["kind"], meta["name"], meta.get("namespace")
             )
-        self.applied_policies = []
 
     def probe_targets(self) -> ProbeTargets:
         """One running pod per workload probes; each other workload is probed on a pod on the
@@ -325,6 +333,11 @@ class PolicyRun:
                 removed.append(f"Namespace {namespace}")
         log.info("removed %s", ", ".join(removed) or "nothing")
         return removed
+
+
+def _object_key(manifest: Manifest) -> tuple[str, str, str | None]:
+    meta = manifest["metadata"]
+    return manifest["kind"], meta["name"], meta.get("namespace")
 
 
 def _authenticating(manifests: list[Manifest], mode: str) -> list[Manifest]:

@@ -10,6 +10,7 @@ naming the blocked cells. Runs on the suites' own cluster:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import pytest
 
@@ -28,15 +29,28 @@ def with_flows(spec: Architecture, flows: list[Flow]) -> Architecture:
     return spec.model_copy(update={"policy": spec.policy.model_copy(update={"flows": flows})})
 
 
-def judge_policies_of(arch: Architecture, reachability, policy_run: PolicyRun) -> Verdict:  # type: ignore[no-untyped-def]
-    """Apply the reference policies rendered from `arch`, judge them against the spec."""
-    policy_run.remove_policies()
+def judge_policies_of(  # type: ignore[no-untyped-def]
+    arch: Architecture, reachability, policy_run: PolicyRun, convergence: Convergence = BROKEN
+) -> Verdict:
+    """The reference policies rendered from `arch` in place of the healthy ones, judged
+    against the spec: the rules they keep keep their authenticated peers, so only what
+    `arch` changed can show as wrong within a broken run's short convergence."""
     policy_run.apply_policies(policy_run.reference_policies(arch))
     engine = reachability.engine
+    return ReachabilityEngine(
+        engine.prober, convergence, engine.evidence, engine.drop_reasons
+    ).check(reachability.expect_matrix_from_spec().matrix)
+
+
+@pytest.fixture
+def healthy(reachability, policy_run: PolicyRun, spec: Architecture) -> Iterator[Verdict]:  # type: ignore[no-untyped-def]
+    """The spec's reference policies applied and judged with the suites' own convergence (a
+    flow that requires mutual auth connects once authenticated); removed afterwards."""
+    policy_run.remove_policies()
     try:
-        return ReachabilityEngine(engine.prober, BROKEN, engine.evidence).check(
-            reachability.expect_matrix_from_spec().matrix
-        )
+        verdict = judge_policies_of(spec, reachability, policy_run, reachability.engine.convergence)
+        assert verdict.ok, verdict
+        yield verdict
     finally:
         policy_run.remove_policies()
 
@@ -55,7 +69,7 @@ def assert_wrong_exactly(verdict: Verdict, source: str, destination: str, got: s
 
 
 def test_a_weakened_policy_fails_naming_the_leaked_cells_with_hubble_flows(
-    reachability, policy_run: PolicyRun, spec: Architecture
+    healthy: Verdict, reachability, policy_run: PolicyRun, spec: Architecture
 ) -> None:  # type: ignore[no-untyped-def]
     leak = Flow.model_validate(
         {"name": "leak", "from": "frontend", "to": "db", "ports": ["5432/TCP"]}
@@ -68,7 +82,7 @@ def test_a_weakened_policy_fails_naming_the_leaked_cells_with_hubble_flows(
 
 
 def test_a_removed_flow_fails_naming_the_blocked_cells_with_hubble_drops(
-    reachability, policy_run: PolicyRun, spec: Architecture
+    healthy: Verdict, reachability, policy_run: PolicyRun, spec: Architecture
 ) -> None:  # type: ignore[no-untyped-def]
     kept = [flow for flow in spec.policy.flows if flow.name != "backend-to-db"]
     verdict = judge_policies_of(with_flows(spec, kept), reachability, policy_run)
@@ -93,10 +107,8 @@ def run_of(name: str, verdict: Verdict) -> dict:
 
 
 def test_diff_of_a_healthy_and_a_weakened_run_names_exactly_the_leaked_cells(
-    reachability, policy_run: PolicyRun, spec: Architecture
+    healthy: Verdict, reachability, policy_run: PolicyRun, spec: Architecture
 ) -> None:  # type: ignore[no-untyped-def]
-    healthy = judge_policies_of(spec, reachability, policy_run)
-    assert healthy.ok, healthy
     leak = Flow.model_validate(
         {"name": "leak", "from": "frontend", "to": "db", "ports": ["5432/TCP"]}
     )
