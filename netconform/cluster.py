@@ -318,7 +318,7 @@ def up_plan(
         ),
         *cilium_ready(kubectl, timeouts),
         *mutual_auth_ready(values, kubeconfig, timeouts),
-        *([] if local else cert_manager(arch, versions, helm, timeouts)),
+        *cert_manager(arch, versions, helm, timeouts, local, planning_only),
     ]
 
 
@@ -397,30 +397,53 @@ def mutual_auth_ready(
     ]  # fmt: skip
 
 
+def local_cert_manager_chart(versions: Mapping[str, Mapping[str, str]]) -> Path:
+    """The chart `make local-images` makes from cert-manager's module for the local path."""
+    return cache.IMAGES_DIR / f"cert-manager-chart-{version(versions, 'cert_manager_local')}"
+
+
 def cert_manager(
     arch: Architecture,
     versions: Mapping[str, Mapping[str, str]],
     helm: Sequence[str],
     timeouts: Timeouts,
+    local: bool = False,
+    planning_only: bool = False,
 ) -> list[Step]:
-    """cert-manager with its CRDs, where an HTTPS listener needs a certificate (not on the
-    local-images path: its controller cannot be built there)."""
+    """cert-manager with its CRDs, where an HTTPS listener needs a certificate. On the
+    local-images path the release built there (versions.yaml's cert_manager_local), from the
+    chart its module carries, without Gateway API support (no Gateway runs there)."""
     if not any(listener.protocol == "HTTPS" for listener in arch.gateway.listeners):
         return []
-    pinned = version(versions, "cert_manager")
-    repo = versions["cert_manager"]["chart_repository"]
+    if local:
+        pinned = version(versions, "cert_manager_local")
+        chart = local_cert_manager_chart(versions)
+        if not (planning_only or chart.is_dir()):
+            raise LocalImagesMissing(f"no cert-manager chart at {chart}: run make local-images")
+        source: tuple[str, ...] = (str(chart),)
+        settings = [
+            *(f"{part}image.pullPolicy=Never" for part in ("", "webhook.", "cainjector.")),
+            "startupapicheck.enabled=false",
+        ]
+    else:
+        pinned = version(versions, "cert_manager")
+        repo = versions["cert_manager"]["chart_repository"]
+        source = ("cert-manager", "--repo", repo, "--version", pinned)
+        settings = [
+            "crds.enabled=true",
+            # A Gateway annotated with an issuer gets its Certificates from cert-manager's
+            # Gateway API support, as a homelab's does.
+            "config.apiVersion=controller.config.cert-manager.io/v1alpha1",
+            "config.kind=ControllerConfiguration",
+            "config.enableGatewayAPI=true",
+        ]
     return [
         Step(
             f"install cert-manager {pinned} with Helm",
             (
-                *helm, "upgrade", "--install", "cert-manager", "cert-manager", "--repo", repo,
-                "--version", pinned, "--namespace", "cert-manager", "--create-namespace",
-                "--set", "crds.enabled=true",
-                # A Gateway annotated with an issuer gets its Certificates from cert-manager's
-                # Gateway API support, as a homelab's does.
-                "--set", "config.apiVersion=controller.config.cert-manager.io/v1alpha1",
-                "--set", "config.kind=ControllerConfiguration",
-                "--set", "config.enableGatewayAPI=true",
+                *helm, "upgrade", "--install", "cert-manager", *source,
+                "--namespace", "cert-manager", "--create-namespace",
+                *(arg for setting in settings for arg in ("--set", setting)),
                 "--wait", f"--timeout={timeouts.cilium_rollout:g}s",
             ),
         )

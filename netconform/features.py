@@ -14,7 +14,6 @@ from netconform.spec import Architecture
 
 KERNEL_WIREGUARD = "kernel WireGuard"
 ENVOY = "Envoy"
-CERT_MANAGER_CONTROLLER = "a cert-manager controller"
 
 # What the local-images path (no registry: every image built on this machine) lacks, and why.
 LOCAL_LACKS: Mapping[str, str] = {
@@ -22,10 +21,6 @@ LOCAL_LACKS: Mapping[str, str] = {
     ENVOY: (
         "no Envoy can be built on this machine: Cilium's Gateway data path and L7 proxy do not "
         "exist on the local-images path"
-    ),
-    CERT_MANAGER_CONTROLLER: (
-        "cert-manager's controller cannot be built here (its cmd/controller module is not "
-        "served): no Certificate would ever be issued on the local-images path"
     ),
 }
 # What Cilium itself cannot start without: its overlay is left out where this is lacking.
@@ -79,7 +74,6 @@ FEATURES: Mapping[str, Feature] = {
             "cert-manager issuing and renewing the HTTPS listeners' certificates",
             _https,
             "architecture.yaml declares no HTTPS listener: nothing to issue",
-            needs=(ENVOY, CERT_MANAGER_CONTROLLER),
         ),
         Feature(
             "l7",

@@ -43,7 +43,9 @@ def test_https_listeners_serve_the_run_cas_certificate_for_their_name(
     for listener in https:
         assert listener.hostname
         served = gateway_under_test.served_certificate(listener.hostname, listener.port)
-        verdict = check_certificate(served, gateway_under_test.ca, listener.hostname, now)
+        verdict = check_certificate(
+            served, gateway_under_test.certificates.ca, listener.hostname, now
+        )
         assert verdict.ok, str(verdict)
 
 

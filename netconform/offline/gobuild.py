@@ -183,6 +183,10 @@ def spire_ldflags(up: Upstream) -> list[str]:
     return [f"-X github.com/spiffe/spire/pkg/common/version.gittag={up.version.lstrip('v')}"]
 
 
+def cert_manager_ldflags(up: Upstream) -> list[str]:
+    return [f"-X github.com/cert-manager/cert-manager/pkg/util.AppVersion={up.version}"]
+
+
 def helm_ldflags(up: Upstream) -> list[str]:
     """Helm's Makefile stamps its version and the Kubernetes version it defaults to (from
     the client-go it builds with); unstamped, `helm template` assumes v1.20 and refuses
@@ -268,6 +272,16 @@ COMPONENTS: tuple[Component, ...] = (
         tags=("netgo", "osusergo"),
         ldflags=spire_ldflags,
         cgo=True,
+    ),
+    Component(
+        key="cert_manager_local",
+        module="github.com/cert-manager/cert-manager",
+        binaries={
+            "cert-manager-controller": "github.com/cert-manager/cert-manager/cmd/controller",
+            "cert-manager-webhook": "github.com/cert-manager/cert-manager/cmd/webhook",
+            "cert-manager-cainjector": "github.com/cert-manager/cert-manager/cmd/cainjector",
+        },
+        ldflags=cert_manager_ldflags,
     ),
     Component(
         key="helm",
@@ -632,6 +646,31 @@ def ensure(
         if wanted:
             _build_component(comp, versions[comp.key], wanted, versions, runner, results)
     return {name: results[name] for name in selected}
+
+
+def module_source(key: str, pins: Mapping[str, str] | None = None) -> Path:
+    """The pinned module's files in the module cache, downloaded if missing: for what a build
+    does not compile (a chart, CRDs)."""
+    comp = next((c for c in COMPONENTS if c.key == key), None)
+    if comp is None:
+        raise KeyError(f"no component {key!r}")
+    ref = f"{comp.module}@{component_versions(pins)[key]}"
+    GOMOD_DIR.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        ["go", "mod", "download", "-json", ref],
+        cwd=GOMOD_DIR,
+        env=_go_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    try:
+        info = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        info = {"Error": proc.stderr.strip() or "no output"}
+    if info.get("Error") or not info.get("Dir"):
+        raise BuildError(f"go mod download {ref}: {info.get('Error', 'no directory')}")
+    return Path(info["Dir"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,7 +1,8 @@
 """`make local-images`: every image a kind cluster with Cilium needs, built on this machine.
 
 kubeadm's images and the node image (kind's node-image build by hand), Cilium's
-agent, operator and relay, SPIRE's server, agent and init image, and the probe image,
+agent, operator and relay, SPIRE's server, agent and init image, cert-manager's controller,
+webhook and cainjector (and the chart its module carries), and the probe image,
 all preloaded into the node image so that no cluster ever pulls; and the FRR router and
 CoreDNS server images, which run next to the nodes, not in them. Each step is cached and
 prints its time.
@@ -18,7 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from netconform import cluster
-from netconform.offline import cilium_images, gobuild, images, router_image, spire_images
+from netconform.offline import (
+    cert_manager_images,
+    cilium_images,
+    gobuild,
+    images,
+    router_image,
+    spire_images,
+)
 from netconform.versions import dns_server_image, load_versions, with_version
 
 
@@ -41,6 +49,9 @@ def build(log: Callable[[str], None] = print) -> Built:
         preloaded += cilium_images.build(load_versions(), log).all()
     with images.step("SPIRE's images (mutual authentication)"):
         preloaded += spire_images.build(load_versions(), log).all()
+    with images.step("cert-manager's images and chart (the Gateway's certificates)"):
+        preloaded += cert_manager_images.build(load_versions(), log)
+        cert_manager_images.chart(load_versions())
     with images.step("node base image (debootstrap, first time only)"):
         base = images.base_image(pause, binaries["crictl"])
     with images.step("node image"):

@@ -148,6 +148,11 @@ def test_local_images_add_what_this_machine_needs(capsys, monkeypatch, tmp_path:
     assert values["envoy"] == {"enabled": False} and "encryption" not in values
     assert "SYS_RESOURCE" not in values["securityContext"]["capabilities"]["ciliumAgent"]
     assert f"apply --server-side -f {cluster.crds_dir() / 'gateway-api'}" in out
+    # The cert-manager built here, from the chart its module carries, pulling nothing.
+    chart = cluster.local_cert_manager_chart(load_versions())
+    assert "install cert-manager v1.11.5 with Helm" in out
+    assert f"upgrade --install cert-manager {chart} " in out
+    assert "--set cainjector.image.pullPolicy=Never" in out and "--repo" not in out
     kind_config = yaml.safe_load(out.split("kind-config.yaml <<'EOF'\n")[1].split("\nEOF")[0])
     assert kind_config["networking"]["podSubnet"].startswith("198.18.")
     assert "failCgroupV1: false" in kind_config["kubeadmConfigPatches"][0]
