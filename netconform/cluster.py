@@ -412,7 +412,7 @@ def cert_manager(
 ) -> list[Step]:
     """cert-manager with its CRDs, where an HTTPS listener needs a certificate. On the
     local-images path the release built there (versions.yaml's cert_manager_local), from the
-    chart its module carries, without Gateway API support (no Gateway runs there)."""
+    chart its module carries."""
     if not any(listener.protocol == "HTTPS" for listener in arch.gateway.listeners):
         return []
     if local:
@@ -424,6 +424,8 @@ def cert_manager(
         settings = [
             *(f"{part}image.pullPolicy=Never" for part in ("", "webhook.", "cainjector.")),
             "startupapicheck.enabled=false",
+            # Certificates for annotated Gateways, as the user path's enableGatewayAPI.
+            "featureGates=ExperimentalGatewayAPISupport=true",
         ]
     else:
         pinned = version(versions, "cert_manager")

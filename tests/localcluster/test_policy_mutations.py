@@ -23,6 +23,10 @@ from netconform.verdict import Verdict
 
 # A broken policy shows at once; the default convergence would wait out its whole timeout.
 BROKEN = Convergence(timeout=20, consistent_rounds=2)
+# A flow the spec does not declare: a policy rendered with it leaks.
+LEAK_FLOW = Flow.model_validate(
+    {"name": "leak", "from": "frontend", "to": "db", "ports": ["5432/TCP"]}
+)
 
 
 def with_flows(spec: Architecture, flows: list[Flow]) -> Architecture:
@@ -71,11 +75,8 @@ def assert_wrong_exactly(verdict: Verdict, source: str, destination: str, got: s
 def test_a_weakened_policy_fails_naming_the_leaked_cells_with_hubble_flows(
     healthy: Verdict, reachability, policy_run: PolicyRun, spec: Architecture
 ) -> None:  # type: ignore[no-untyped-def]
-    leak = Flow.model_validate(
-        {"name": "leak", "from": "frontend", "to": "db", "ports": ["5432/TCP"]}
-    )
     verdict = judge_policies_of(
-        with_flows(spec, [*spec.policy.flows, leak]), reachability, policy_run
+        with_flows(spec, [*spec.policy.flows, LEAK_FLOW]), reachability, policy_run
     )
     assert_wrong_exactly(verdict, "frontend", "db", "connected")
     assert "hubble: " in verdict.evidence and "FORWARDED" in verdict.evidence
@@ -109,11 +110,8 @@ def run_of(name: str, verdict: Verdict) -> dict:
 def test_diff_of_a_healthy_and_a_weakened_run_names_exactly_the_leaked_cells(
     healthy: Verdict, reachability, policy_run: PolicyRun, spec: Architecture
 ) -> None:  # type: ignore[no-untyped-def]
-    leak = Flow.model_validate(
-        {"name": "leak", "from": "frontend", "to": "db", "ports": ["5432/TCP"]}
-    )
     weakened = judge_policies_of(
-        with_flows(spec, [*spec.policy.flows, leak]), reachability, policy_run
+        with_flows(spec, [*spec.policy.flows, LEAK_FLOW]), reachability, policy_run
     )
     lines, worse = results.diff(run_of("healthy", healthy), run_of("weakened", weakened))
     assert worse
