@@ -51,6 +51,16 @@ NAMESPACE_NAME = "kubernetes.io/metadata.name"
 AS_OBSERVED = {PREDICTED_ALLOWED: CONNECTED, PREDICTED_DENIED: DROPPED}
 
 
+def _named_ports(pod_spec: Manifest) -> frozenset[tuple[str, str, int]]:
+    """What a named-port rule resolves to on these pods: every container's named ports."""
+    return frozenset(
+        (port["name"], port.get("protocol", "TCP"), port["containerPort"])
+        for container in pod_spec["containers"]
+        for port in container.get("ports") or []
+        if port.get("name")
+    )
+
+
 def peers(
     arch: Architecture, layout: RunNamespaces, externals: Mapping[str, str] | None = None
 ) -> dict[Endpoint, Peer]:
@@ -62,15 +72,21 @@ def peers(
         if m["kind"] == "Namespace"
     }
     templates = {
-        (m["metadata"]["namespace"], m["metadata"]["name"]): m["spec"]["template"]["metadata"]
+        (m["metadata"]["namespace"], m["metadata"]["name"]): m["spec"]["template"]
         for m in rendered
         if m["kind"] == "Deployment"
     }
     found: dict[Endpoint, Peer] = {}
     for endpoint in workload_endpoints(arch):
         namespace = layout.namespace(str(endpoint.environment))
-        labels = templates[(namespace, endpoint.group)]["labels"]
-        found[endpoint] = pod_peer(endpoint.name, labels, namespace, namespaces[namespace])
+        template = templates[(namespace, endpoint.group)]
+        found[endpoint] = pod_peer(
+            endpoint.name,
+            template["metadata"]["labels"],
+            namespace,
+            namespaces[namespace],
+            named_ports=_named_ports(template["spec"]),
+        )
     for name, service in arch.services.items():
         own = {NAMESPACE_NAME: service.namespace}
         found[Endpoint(name, "service", name)] = pod_peer(

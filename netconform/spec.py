@@ -161,9 +161,26 @@ class Environment(_Strict):
     namespace: Name
 
 
+# A container port's name as Kubernetes takes it (IANA_SVC_NAME): what named-port rules match.
+def _port_name(value: str) -> str:
+    if not re.search("[a-z]", value) or "--" in value:
+        raise ValueError(f"{value!r} needs a letter and no '--' to name a port")
+    return value
+
+
+PortName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=15),
+    AfterValidator(_port_name),
+]
+
+
 class Group(_Strict):
     labels: Labels
     environments: list[Name] = Field(min_length=1)
+    # The names the group's containers give their ports, as the user's workloads do: a policy
+    # rule on a named port matches them.
+    port_names: dict[PortName, Port] = {}
 
 
 class Service(_Strict):
@@ -404,6 +421,20 @@ def _path(location: tuple[int | str, ...]) -> str:
     return text or "(top level)"
 
 
+def _port_names(arch: Architecture) -> Iterator[tuple[str, str]]:
+    """A named port must be one a flow reaches the group on, and a port has one name."""
+    for group_name, group in arch.groups.items():
+        reached = {p for f in arch.policy.flows if f.to in (group_name, WILDCARD) for p in f.ports}
+        named: dict[PortSpec, str] = {}
+        for name, port in group.port_names.items():
+            where = f"groups.{group_name}.port_names.{name}"
+            if port not in reached:
+                yield where, f"{port} is not a port a flow reaches {group_name!r} on"
+            elif port in named:
+                yield where, f"{port} is already named {named[port]!r}"
+            named.setdefault(port, name)
+
+
 def _cross_references(arch: Architecture) -> Iterator[tuple[str, str]]:
     """Names that must point at something declared elsewhere in the file."""
     groups, envs = set(arch.groups), set(arch.environments)
@@ -451,6 +482,7 @@ def _cross_references(arch: Architecture) -> Iterator[tuple[str, str]]:
                     f"{where}.ports[{j}]",
                     f"{port} is not a port {flow.to!r} declares ({offered})",
                 )
+    yield from _port_names(arch)
     for i, flow in enumerate(arch.policy.flows):
         outside = flow.to in arch.services or flow.to in arch.externals
         if flow.http and (outside or any(p.protocol != "TCP" for p in flow.ports)):

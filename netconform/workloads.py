@@ -154,10 +154,15 @@ def netprobe_config_map(namespace: str, labels: dict[str, str]) -> Manifest:
 
 
 def netprobe_pod_spec(
-    image: str, ports: list[PortSpec], spread: dict[str, str], http: frozenset[int] = frozenset()
+    image: str,
+    ports: list[PortSpec],
+    spread: dict[str, str],
+    http: frozenset[int] = frozenset(),
+    names: Mapping[PortSpec, str] | None = None,
 ) -> Manifest:
     """A pod serving `ports` with netprobe as an unprivileged user (HTTP on the `http` ones,
-    a raw echo on the other TCP ports), spread over the nodes by the `spread` labels."""
+    a raw echo on the other TCP ports), spread over the nodes by the `spread` labels; its
+    container names the ports `names` names."""
     env = [
         {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
@@ -169,7 +174,11 @@ def netprobe_pod_spec(
         "command": list(NETPROBE_ARGV),
         "args": _netprobe_args(ports, http),
         "env": env,
-        "ports": [{"containerPort": p.port, "protocol": p.protocol} for p in ports],
+        "ports": [
+            {"containerPort": p.port, "protocol": p.protocol}
+            | ({"name": (names or {})[p]} if p in (names or {}) else {})
+            for p in ports
+        ],
         "volumeMounts": [{"name": "netprobe", "mountPath": NETPROBE_DIR, "readOnly": True}],
         **_readiness(ports),
         "securityContext": {
@@ -213,7 +222,13 @@ def _group(
             "selector": {"matchLabels": selector},
             "template": {
                 "metadata": {"labels": pod_labels},
-                "spec": netprobe_pod_spec(image, ports, selector, http_ports(arch)),
+                "spec": netprobe_pod_spec(
+                    image,
+                    ports,
+                    selector,
+                    http_ports(arch),
+                    {port: name for name, port in arch.groups[endpoint.group].port_names.items()},
+                ),
             },
         },
     }

@@ -51,6 +51,8 @@ class Peer:
     # Whether a policy can have it as its subject: pods and the Gateway's Envoy (Cilium's
     # ingress endpoint), not another node.
     subject: bool = True
+    # Its containers' named ports (name, protocol, number); None where they are not known.
+    named_ports: frozenset[tuple[str, str, int]] | None = None
 
     @cached_property
     def by_key(self) -> dict[str, list[tuple[str, str]]]:
@@ -67,12 +69,14 @@ def pod_peer(
     namespace: str,
     namespace_labels: Mapping[str, str],
     cluster: str = "default",
+    named_ports: frozenset[tuple[str, str, int]] | None = None,
 ) -> Peer:
-    """A pod's identity: its labels, its namespace and the namespace's labels, its cluster."""
+    """A pod's identity: its labels, its namespace and the namespace's labels, its cluster;
+    and its containers' named ports where they are known."""
     labels = {(K8S, k, v) for k, v in pod_labels.items()}
     labels |= {(K8S, f"{NAMESPACE_LABELS}.{k}", v) for k, v in namespace_labels.items()}
     labels |= {(K8S, POD_NAMESPACE, namespace), (K8S, CLUSTER_LABEL, cluster)}
-    return Peer(name, frozenset(labels))
+    return Peer(name, frozenset(labels), named_ports=named_ports)
 
 
 def entity_peer(entity: str) -> Peer:
@@ -236,9 +240,10 @@ class Entry:
         names = ", ".join(f"named port {n!r}" for n, _ in self.named)
         return self.undecided or (self.peers.undecided if self.peers else "") or names
 
-    def match(self, peer: Peer, port: PortSpec) -> str:
-        """A numbered port decides; a named one of the port's protocol can only leave the
-        cell undecided, never turn a numbered port's answer."""
+    def match(self, peer: Peer, port: PortSpec, destination: Peer) -> str:
+        """A numbered port decides; a named one of the port's protocol resolves against the
+        destination's named ports where they are known (Cilium resolves it there), else can
+        only leave the cell undecided, never turn a numbered port's answer."""
         if self.peers is None:
             return ""
         selected = self.peers.match(peer)
@@ -247,8 +252,13 @@ class Entry:
         every = not self.ports and not self.named
         if every or any(p.holds(port) for p in self.ports):
             return UNDECIDED if self.undecided else selected
-        if any(protocol in ("ANY", port.protocol) for _, protocol in self.named):
+        named = [name for name, protocol in self.named if protocol in ("ANY", port.protocol)]
+        if not named:
+            return ""
+        if destination.named_ports is None:
             return UNDECIDED
+        if any((name, port.protocol, port.port) in destination.named_ports for name in named):
+            return UNDECIDED if self.undecided else selected
         return ""
 
 
@@ -455,9 +465,11 @@ def holding(entries: Sequence[Entry], subject: Peer, ingress: bool) -> list[Entr
     return [e for e in entries if e.ingress == ingress and e.subject.matches(subject)]
 
 
-def _side(selecting: Sequence[Entry], peer: Peer, port: PortSpec, ingress: bool) -> Prediction:
+def _side(
+    selecting: Sequence[Entry], peer: Peer, port: PortSpec, ingress: bool, destination: Peer
+) -> Prediction:
     direction = "ingress" if ingress else "egress"
-    matched = [(e, e.match(peer, port)) for e in selecting]
+    matched = [(e, e.match(peer, port, destination)) for e in selecting]
     denies = [e for e, m in matched if e.deny and m == PREDICTED_ALLOWED]
     if denies:
         return Prediction(PREDICTED_DENIED, f"{direction} denied by {denies[0]}")
@@ -507,9 +519,9 @@ def predict_held(
     them once per endpoint, not once per cell."""
     sides = []
     if source.address is None and source.subject:
-        sides.append(_side(egress, destination, port, ingress=False))
+        sides.append(_side(egress, destination, port, False, destination))
     if destination.address is None:
-        sides.append(_side(ingress, source, port, ingress=True))
+        sides.append(_side(ingress, source, port, True, destination))
     for verdict in (PREDICTED_DENIED, UNDECIDED):
         found = [s for s in sides if s.verdict == verdict]
         if found:
@@ -539,7 +551,7 @@ def findings(
                 continue
             if (subject, ingress) not in held:
                 held[(subject, ingress)] = holding(entries, subject, ingress)
-            matched = [e for e in held[(subject, ingress)] if e.match(peer, port)]
+            matched = [e for e in held[(subject, ingress)] if e.match(peer, port, destination)]
             hit.update(map(id, matched))
             for deny in (e for e in matched if e.deny):
                 for allow in (e for e in matched if not e.deny):

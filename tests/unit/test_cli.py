@@ -239,6 +239,38 @@ def test_analyze_passes_the_reference_policies_and_names_a_broken_one(
     assert "missing.yaml: No such file or directory" in capsys.readouterr().err
 
 
+def test_analyze_resolves_named_ports_on_the_containers_the_spec_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A rule on a named port decides where the spec names the destination's container ports
+    (the probe pods carry those names); where it names none, the name resolves to no port."""
+    from netconform import policies
+    from netconform.manifests import REFERENCE_RUN
+    from netconform.spec import load
+    from netconform.workloads import RunNamespaces, render
+
+    data = yaml.safe_load((ROOT / "architecture.yaml").read_text())
+    data["groups"]["db"]["port_names"] = {"postgres": "5432/TCP"}
+    named_spec = tmp_path / "architecture.yaml"
+    named_spec.write_text(yaml.safe_dump(data))
+    arch = load(named_spec)
+    layout = RunNamespaces.declared_by(arch, REFERENCE_RUN)
+    db = next(m for m in render(arch, layout, "probe") if m["metadata"]["name"] == "db")
+    ports = db["spec"]["template"]["spec"]["containers"][0]["ports"]
+    assert {"containerPort": 5432, "protocol": "TCP", "name": "postgres"} in ports
+    by_name = yaml.safe_dump_all(policies.render(arch, layout)).replace(
+        "port: '5432'", "port: postgres"
+    )
+    path = tmp_path / "named.yaml"
+    path.write_text(by_name)
+    assert main(["--spec", str(named_spec), "analyze", str(path)]) == 0
+    assert "analyzer: the policies give the spec's matrix" in capsys.readouterr().out
+    assert main(["--spec", str(ROOT / "architecture.yaml"), "analyze", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "! wrong: prod/backend -> prod/db 5432/TCP expected connected, got dropped" in out
+    assert "cells wrong, 0 undecided" in out
+
+
 def test_upgrade_check_dry_run_shows_both_paths(capsys) -> None:
     spec = ["--spec", str(ROOT / "architecture.yaml")]
     assert main([*spec, "upgrade-check", "--to", "v1.20.2", "--dry-run"]) == 0

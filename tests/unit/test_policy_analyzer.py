@@ -470,6 +470,38 @@ def test_a_named_port_beside_a_numbered_one_leaves_the_numbered_one_decided() ->
     assert (undecided.verdict, "named port 'serve'" in undecided.why) == (UNDECIDED, True)
 
 
+def test_a_named_port_resolves_against_the_destinations_named_ports_where_known() -> None:
+    """As Cilium resolves it: on the destination's containers, by name and protocol."""
+    serving = pod_peer(
+        "back",
+        {"app": "backend"},
+        "shop",
+        {ENV: "prod", "kubernetes.io/metadata.name": "shop"},
+        named_ports=frozenset({("http", "TCP", 80), ("dns", "UDP", 53)}),
+    )
+    unnamed = pod_peer("back", {"app": "backend"}, "shop", {ENV: "prod"}, named_ports=frozenset())
+    by_name = netpol_ingress([{"port": "http"}])
+    assert verdict([by_name], FRONT, serving, WEB) == PREDICTED_ALLOWED
+    assert verdict([by_name], FRONT, serving, PortSpec(81, "TCP")) == PREDICTED_DENIED
+    assert verdict([by_name], FRONT, serving, DNS) == PREDICTED_DENIED  # TCP by default
+    assert verdict([by_name], FRONT, unnamed, WEB) == PREDICTED_DENIED  # no such name there
+    assert verdict([by_name], FRONT, BACK, WEB) == UNDECIDED  # names not known
+    any_protocol = {"endpointSelector": BACKEND, "ingress": [
+        {"fromEndpoints": [{}], "toPorts": [{"ports": [{"port": "dns"}]}]}]}  # fmt: skip
+    assert verdict([cnp("dns", any_protocol)], FRONT, serving, DNS) == PREDICTED_ALLOWED
+    assert verdict([cnp("dns", any_protocol)], FRONT, serving, WEB) == PREDICTED_DENIED
+    http_tcp = [{"ports": [{"port": "http", "protocol": "TCP"}]}]
+    egress = {"endpointSelector": {"matchLabels": {"app": "frontend"}},
+              "egress": [{"toEndpoints": [{}], "toPorts": http_tcp}]}  # fmt: skip
+    assert verdict([cnp("out", egress)], FRONT, serving, WEB) == PREDICTED_ALLOWED
+    assert verdict([cnp("out", egress)], FRONT, serving, PortSpec(8080, "TCP")) == (
+        PREDICTED_DENIED
+    )
+    deny = {"endpointSelector": BACKEND, "ingressDeny": [
+        {"fromEndpoints": [{}], "toPorts": [{"ports": [{"port": "http"}]}]}]}  # fmt: skip
+    assert verdict([by_name, cnp("deny", deny)], FRONT, serving, WEB) == PREDICTED_DENIED
+
+
 NUMBERED = st.sampled_from([80, 53, 8080])
 
 

@@ -385,6 +385,22 @@ BAD = {
         "lb_ipam.pools[0].cidr",
         "198.18.250.0/28 overlaps the node network 198.18.250.0/24",
     ),
+    "a named port no flow reaches": (
+        _edited(lambda d: d["groups"]["db"].update(port_names={"postgres": "5433/TCP"})),
+        "groups.db.port_names.postgres",
+        "5433/TCP is not a port a flow reaches 'db' on",
+    ),
+    "one port named twice": (
+        _edited(lambda d: d["groups"]["db"].update(
+            port_names={"postgres": "5432/TCP", "pg": "5432/TCP"})),
+        "groups.db.port_names.pg",
+        "5432/TCP is already named 'postgres'",
+    ),
+    "a port name Kubernetes refuses": (
+        _edited(lambda d: d["groups"]["db"].update(port_names={"5432": "5432/TCP"})),
+        "groups.db.port_names",
+        "needs a letter",
+    ),
 }  # fmt: skip
 
 
