@@ -134,6 +134,21 @@ SCENARIOS: dict[str, Callable[[PolicyRun], list[Manifest]]] = {
             "ingress": [{"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}],
         })
     ],
+    # The spec names db's 5432/TCP `postgres`; no container names a port `metrics`.
+    "named ports": lambda run: [
+        ccnp(run, "named", {
+            "endpointSelector": {"matchLabels": {"app": "db"}},
+            "ingress": [{
+                "fromEndpoints": [{}],
+                "toPorts": [{"ports": [{"port": "postgres"}, {"port": "metrics"}]}],
+            }],
+        }),
+        netpol(run, "ops", {
+            "podSelector": {},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"ports": [{"port": "postgres"}]}],
+        }),
+    ],
     "deny without default deny": lambda run: [
         cnp(run, "prod", "only-deny", {
             "endpointSelector": {},

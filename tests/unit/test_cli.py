@@ -253,6 +253,9 @@ def test_analyze_resolves_named_ports_on_the_containers_the_spec_names(
     data["groups"]["db"]["port_names"] = {"postgres": "5432/TCP"}
     named_spec = tmp_path / "architecture.yaml"
     named_spec.write_text(yaml.safe_dump(data))
+    del data["groups"]["db"]["port_names"]
+    unnamed_spec = tmp_path / "unnamed.yaml"
+    unnamed_spec.write_text(yaml.safe_dump(data))
     arch = load(named_spec)
     layout = RunNamespaces.declared_by(arch, REFERENCE_RUN)
     db = next(m for m in render(arch, layout, "probe") if m["metadata"]["name"] == "db")
@@ -265,7 +268,7 @@ def test_analyze_resolves_named_ports_on_the_containers_the_spec_names(
     path.write_text(by_name)
     assert main(["--spec", str(named_spec), "analyze", str(path)]) == 0
     assert "analyzer: the policies give the spec's matrix" in capsys.readouterr().out
-    assert main(["--spec", str(ROOT / "architecture.yaml"), "analyze", str(path)]) == 1
+    assert main(["--spec", str(unnamed_spec), "analyze", str(path)]) == 1
     out = capsys.readouterr().out
     assert "! wrong: prod/backend -> prod/db 5432/TCP expected connected, got dropped" in out
     assert "cells wrong, 0 undecided" in out
