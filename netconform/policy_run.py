@@ -74,6 +74,8 @@ class PolicyRun:
     user: UserConfig | None = None
     # Containers of the clients outside the cluster that flows come from, by client name.
     clients: dict[str, clients_.Client] = field(default_factory=dict)
+    # The policies this run deleted, by kind, name and namespace: one given again is re-created.
+    deleted: set[tuple[str, str, str | None]] = field(default_factory=set)
 
     @property
     def kube(self) -> Kube:
@@ -170,13 +172,17 @@ class PolicyRun:
     def apply_policies(self, manifests: list[Manifest] | None = None) -> None:
         """The policies under test, or the given ones (a deliberately broken set), in place of
         those applied: a policy applied again unchanged keeps what Cilium built on it (the
-        authenticated peers of its rules), and one no longer given is deleted."""
+        authenticated peers of its rules), one no longer given is deleted, and one this run
+        deleted before is re-created over a placeholder (_placeholder says why)."""
         manifests = self.policy_manifests() if manifests is None else manifests
         scoped = [m for m in manifests if m["kind"] == CLUSTER_SCOPED_POLICY[1]]
         if scoped and not self.target.allow_cluster_changes:
             names = ", ".join(m["metadata"]["name"] for m in scoped)
             raise PermissionError(f"cluster-scoped policies ({names}) need --allow-cluster-changes")
         before = self.applied_policies
+        recreated = [m for m in manifests if _object_key(m) in self.deleted]
+        self.kube.apply([_placeholder(m) for m in recreated if m["apiVersion"] == CILIUM])
+        self.deleted -= {_object_key(m) for m in recreated}
         self.applied_policies = self.kube.apply(manifests)
         kept = {_object_key(policy) for policy in self.applied_policies}
         self._delete([policy for policy in before if _object_key(policy) not in kept])
@@ -224,6 +230,7 @@ class PolicyRun:
             self.kube.delete(
                 policy["apiVersion"], policy["kind"], meta["name"], meta.get("namespace")
             )
+            self.deleted.add(_object_key(policy))
 
     def probe_targets(self) -> ProbeTargets:
         """One running pod per workload probes; each other workload is probed on a pod on the
@@ -338,6 +345,18 @@ class PolicyRun:
 def _object_key(manifest: Manifest) -> tuple[str, str, str | None]:
     meta = manifest["metadata"]
     return manifest["kind"], meta["name"], meta.get("namespace")
+
+
+def _placeholder(policy: Manifest) -> Manifest:
+    """A Cilium policy under `policy`'s name that selects nothing, created before `policy` is
+    applied over it. A Cilium agent reads a policy's create and an earlier delete of its name
+    as one change when they reach it together, and v1.20 takes a policy of the generation it
+    holds for a status update: a re-created policy of new rules would then go unseen, while
+    the second apply gives those rules generation 2."""
+    meta = {k: v for k, v in policy["metadata"].items() if k in ("name", "namespace")}
+    selector = {"matchLabels": {"netconform.io/placeholder": meta["name"]}}
+    kept = {k: v for k, v in policy.items() if k in ("apiVersion", "kind")}
+    return {**kept, "metadata": meta, "spec": {"endpointSelector": selector, "ingress": [{}]}}
 
 
 def _authenticating(manifests: list[Manifest], mode: str) -> list[Manifest]:

@@ -79,6 +79,26 @@ def test_reference_policies_are_accepted_and_removed(kube: Kube, kind_run: Polic
     assert owned(kube, kind_run, *CNP) == [] and owned(kube, kind_run, *CLUSTER_SCOPED_POLICY) == []
 
 
+def test_a_policy_recreated_under_a_deleted_name_reaches_a_new_generation(
+    kube: Kube, kind_run: PolicyRun
+) -> None:
+    """Cilium v1.20's agents skip a policy of the generation they hold: one deleted and given
+    again with other rules must not come back as generation 1."""
+    kind_run.deploy()
+    kind_run.apply_policies()
+    kind_run.remove_policies()
+    kind_run.apply_policies(kind_run.policy_manifests(authentication="test-always-fail"))
+    namespace = kind_run.layout.namespace("prod")
+    db = kube.get(*CNP, "allow-db", namespace)
+    assert db is not None and db["metadata"]["generation"] == 2
+    assert "netconform.io/placeholder" not in str(db["spec"])
+    assert {"mode": "test-always-fail"} in [r.get("authentication") for r in db["spec"]["ingress"]]
+    kind_run.apply_policies()
+    assert kube.get(*CNP, "allow-db", namespace)["metadata"]["generation"] == 3
+    frontend = kube.get(*CNP, "allow-frontend", namespace)
+    assert frontend is not None and frontend["metadata"]["generation"] == 2
+
+
 def test_existing_cluster_without_the_flag_gets_no_cluster_scoped_object(
     kube: Kube, existing_run: PolicyRun
 ) -> None:
