@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: help venv dist tools manifests analyze preflight docker-up docker-down local-images test-local test-example check check-controlplane controlplane lint test test-policies bench clean
+.PHONY: help venv dist tools manifests analyze fuzz-policies preflight docker-up docker-down local-images test-local test-example check check-controlplane controlplane lint test test-policies bench clean
 
 help:
 	@echo "make check          the suite's own tests: lint, unit, lab (root), schema"
@@ -21,6 +21,8 @@ help:
 	@echo "make dist           the wheel: netconform with its suites, fixtures and cluster data"
 	@echo "make analyze        the policies' matrix predicted without a cluster, against the spec"
 	@echo "make bench          what a matrix pass costs, what a capture keeps up with (lab, root)"
+	@echo "make fuzz-policies  random policy sets on the local cluster, each against the analyzer"
+	@echo "   FUZZ_SETS=N FUZZ_SEED=S   ... how many, from which seed (default 40 from 1)"
 	@echo "make manifests      write the reference manifests of architecture.yaml into manifests/"
 	@echo "make lint           ruff"
 	@echo "make tools          pinned kind, kubectl and helm into .bin/"
@@ -144,6 +146,14 @@ test-local: local-images
 	NETCONFORM_UPGRADE_CANDIDATE=$(UPGRADE_CANDIDATE) \
 	  $(PYTEST) tests/localcluster -m localcluster --images=local --junitxml=reports/local.xml \
 	  --ignore=tests/localcluster/test_user_configuration.py
+
+FUZZ_SETS ?= 40
+FUZZ_SEED ?= 1
+fuzz-policies: local-images
+	@mkdir -p reports
+	NETCONFORM_FUZZ_SETS=$(FUZZ_SETS) NETCONFORM_FUZZ_SEED=$(FUZZ_SEED) \
+	  $(PYTEST) tests/localcluster/test_random_policies_against_cilium.py -m localcluster \
+	  --images=local -s --junitxml=reports/fuzz-policies.xml
 
 clean:
 	-$(PYTHON) -c 'from lab.topology import sweep_stale; print("\n".join(sweep_stale()))'

@@ -19,6 +19,7 @@ from netconform.convergence import Convergence
 from netconform.engine import ReachabilityEngine
 from netconform.manifest import Manifest
 from netconform.policy_run import PolicyRun
+from tests.localcluster.random_policies import clusterwide
 
 CILIUM = "cilium.io/v2"
 NAMESPACE_NAME = "kubernetes.io/metadata.name"
@@ -28,24 +29,7 @@ BROKEN = Convergence(timeout=20, consistent_rounds=2)
 
 
 def ccnp(run: PolicyRun, name: str, spec: Manifest) -> Manifest:
-    """A clusterwide policy that only ever selects this run's pods."""
-    selector = spec.get("endpointSelector") or {}
-    own = run.layout.default_deny_selector()
-    merged = {
-        key: [*selector.get(key, []), *own.get(key, [])]
-        if key == "matchExpressions"
-        else {**selector.get(key, {}), **own.get(key, {})}
-        for key in ("matchLabels", "matchExpressions")
-        if key in selector or key in own
-    }
-    spec = {**spec, "endpointSelector": merged}
-    meta = {"name": f"nc-{run.layout.run}-{name}", "labels": run.layout.labels()}
-    return {
-        "apiVersion": CILIUM,
-        "kind": "CiliumClusterwideNetworkPolicy",
-        "metadata": meta,
-        "spec": spec,
-    }
+    return clusterwide(name, spec, run.layout)
 
 
 def cnp(run: PolicyRun, env: str, name: str, spec: Manifest) -> Manifest:
