@@ -25,6 +25,9 @@ AGENT_COMMANDS: dict[str, tuple[str, ...]] = {
     "endpoints.txt": ("cilium-dbg", "endpoint", "list"),
     "services.txt": ("cilium-dbg", "service", "list"),
     "bgp-peers.txt": ("cilium-dbg", "bgp", "peers"),
+    # The rules the agent holds, each with its policy's uid: one the API replaced shows here.
+    "policies.txt": ("cilium-dbg", "policy", "get"),
+    "auth.txt": ("cilium-dbg", "bpf", "auth", "list"),
     "hubble-flows.txt": ("hubble", "observe", "--last", "2000", "--output", "compact"),
 }
 FRR_COMMANDS = ("show bgp summary", "show bgp ipv4 unicast", "show ip route")

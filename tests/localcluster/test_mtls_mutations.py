@@ -105,7 +105,9 @@ def test_a_spire_server_that_lost_its_entries_is_named_and_restored(
         verdict.evidence
     )
     bundle = {p.name for p in collect(policy_run.kube, tmp_path)}
-    assert {"entry-show.json", "spire-server-0-cilium-init.log"} <= bundle
+    assert {"entry-show.json", "spire-server-0-cilium-init.log", "policies.txt", "auth.txt"} <= (
+        bundle
+    )
     applied(policy_run, spec, "required")
     policy_run.wait_mutual_auth(timeouts)
     assert reachability.engine.check(required).ok
