@@ -39,10 +39,10 @@ def test_https_listeners_serve_the_run_cas_certificate_for_their_name(
     https = [lis for lis in spec.gateway.listeners if lis.protocol == "HTTPS"]
     if not https:
         pytest.skip("architecture.yaml declares no HTTPS listener")
-    now = datetime.datetime.now(datetime.UTC)
     for listener in https:
         assert listener.hostname
         served = gateway_under_test.served_certificate(listener.hostname, listener.port)
+        now = datetime.datetime.now(datetime.UTC)
         verdict = check_certificate(
             served, gateway_under_test.certificates.ca, listener.hostname, now
         )

@@ -3,9 +3,14 @@ validity, renewal; and the gateway replies checker telling a 403 from a drop."""
 
 from __future__ import annotations
 
+import base64
 import datetime
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import cast
+
+from netconform.fixtures.gateway import CertificatesUnderTest
 
 from netconform.checks.certificates import check_certificate, check_renewed
 from netconform.checks.gateway_routes import (
@@ -15,6 +20,11 @@ from netconform.checks.gateway_routes import (
     check_replies,
     routed_to,
 )
+from netconform.gateway import Served
+from netconform.kube import Kube
+from netconform.manifest import Manifest
+from netconform.spec import Listener
+from netconform.timeouts import Timeouts
 from tests.certs import sign, write_ca
 
 HOST = "secure.home.arpa"
@@ -73,3 +83,26 @@ def test_a_drop_is_never_a_403() -> None:
     assert check_replies({request: routed_to("netconform-ab-prod/backend")},
                          {request: Reply(200, body)}).ok  # fmt: skip
     assert not check_replies({}, {}).ok
+
+
+class _IssuingLater:
+    """A Secret cert-manager fills only after the wait began: its certificate starts then."""
+
+    def __init__(self, directory: Path, delay: float) -> None:
+        self.directory, self.ready_at = directory, time.monotonic() + delay
+
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None) -> Manifest | None:
+        if time.monotonic() < self.ready_at:
+            return None
+        leaf = sign(self.directory, "issued", f"/CN={HOST}", [f"DNS:{HOST}"]).cert.read_bytes()
+        return {"data": {"tls.crt": base64.b64encode(leaf).decode()}}
+
+
+def test_a_certificate_issued_while_waited_for_is_judged_valid_when_read(tmp_path: Path) -> None:
+    ca = write_ca(tmp_path).read_bytes()
+    served = Served("gw", "ns", {"secure": "gw-secure"}, {"secure": "gw-secure"})
+    kube = cast(Kube, _IssuingLater(tmp_path, delay=1.5))
+    certificates = CertificatesUnderTest(kube, ca, served)
+    listener = Listener(name="secure", protocol="HTTPS", port=443, hostname=HOST)
+    verdict = certificates.issued(listener, replace(Timeouts(), gateway=10, poll=0.2))
+    assert verdict.ok, str(verdict)
