@@ -354,7 +354,7 @@ def _placeholder(policy: Manifest) -> Manifest:
     holds for a status update: a re-created policy of new rules would then go unseen, while
     the second apply gives those rules generation 2."""
     meta = {k: v for k, v in policy["metadata"].items() if k in ("name", "namespace")}
-    selector = {"matchLabels": {"netconform.io/placeholder": meta["name"]}}
+    selector = {"matchLabels": {"netconform.io/placeholder": "true"}}
     kept = {k: v for k, v in policy.items() if k in ("apiVersion", "kind")}
     return {**kept, "metadata": meta, "spec": {"endpointSelector": selector, "ingress": [{}]}}
 
