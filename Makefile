@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: help venv dist tools manifests analyze fuzz-policies preflight docker-up docker-down local-images test-local test-example check check-controlplane controlplane lint test test-policies bench clean
+.PHONY: help venv dist tools manifests analyze fuzz-policies preflight docker-up docker-down local-images test-local test-example check check-controlplane controlplane lint test test-policies bench bench-cluster clean
 
 help:
 	@echo "make check          the suite's own tests: lint, unit, lab (root), schema"
@@ -21,6 +21,7 @@ help:
 	@echo "make dist           the wheel: netconform with its suites, fixtures and cluster data"
 	@echo "make analyze        the policies' matrix predicted without a cluster, against the spec"
 	@echo "make bench          what a matrix pass costs, what a capture keeps up with (lab, root)"
+	@echo "make bench-cluster  what a run costs at 8, 16, 32 and 64 workloads on a local cluster of its own"
 	@echo "make fuzz-policies  random policy sets on the local cluster, each against the analyzer"
 	@echo "   FUZZ_SETS=N FUZZ_SEED=S   ... how many, from which seed (default 40 from 1)"
 	@echo "make manifests      write the reference manifests of architecture.yaml into manifests/"
@@ -101,6 +102,11 @@ manifests: venv
 
 bench: venv
 	$(PY) -m bench
+
+# A kind cluster of its own (netconform-bench), made from the local images and removed after.
+bench-cluster: local-images
+	@mkdir -p reports
+	$(PY) -m bench.cluster_scaling $(ARGS)
 
 # kind on a machine without registry access (see README): a Docker engine of our own.
 docker-up: venv
