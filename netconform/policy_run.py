@@ -299,6 +299,18 @@ class PolicyRun:
             targets.sites, targets.addresses, timeout, dns_query, targets.placed, exec_slack
         )
 
+    def service_addresses(self) -> dict[Endpoint, str]:
+        """Each workload's Service (its group's name in its namespace) by its virtual address."""
+        found = {}
+        for endpoint in workload_endpoints(self.arch):
+            namespace = self.layout.namespace(str(endpoint.environment))
+            service = self.kube.get("v1", "Service", endpoint.group, namespace)
+            address = ((service or {}).get("spec") or {}).get("clusterIP")
+            if not address or address == "None":
+                raise RuntimeError(f"no Service address for {endpoint.name} in {namespace}")
+            found[endpoint] = str(address)
+        return found
+
     def running_pods(self) -> dict[Endpoint, list[Manifest]]:
         found: dict[Endpoint, list[Manifest]] = {}
         for endpoint in workload_endpoints(self.arch):

@@ -7,7 +7,7 @@ matrix is about one probe timeout, however many cells are denied.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -61,6 +61,21 @@ class MatrixProber:
             c for c in expected.cells if c.source in self.sites and c.destination in self.addresses
         )
         return by_placement(restrict(expected, known), self.placed)
+
+    def through(
+        self, addresses: Mapping[Endpoint, str], sources: Collection[Endpoint]
+    ) -> MatrixProber:
+        """These sources, probing these destinations at these addresses (a Service's virtual
+        one, where the datapath picks the pod): no placement applies to them."""
+        placed = {key: a for key, a in self.placed.items() if key[1] not in addresses}
+        return MatrixProber(
+            {source: site for source, site in self.sites.items() if source in sources},
+            {**self.addresses, **addresses},
+            self.timeout,
+            self.dns_query,
+            placed,
+            self.exec_slack,
+        )
 
     def address(self, cell: Cell) -> str:
         placed = self.placed.get((cell.source, cell.destination, cell.placement))

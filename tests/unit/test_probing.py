@@ -45,3 +45,23 @@ def test_only_cells_with_a_site_at_their_source_are_probed() -> None:
     }
     probed = MatrixProber(SITES, ADDRESSES, 1.0).probed(ExpectedMatrix(cells))
     assert [str(c) for c in probed.cells] == [str(Cell(FE, DB, PortSpec(5432, "TCP")))]
+
+
+def test_through_a_service_address_a_cell_has_no_placement_and_only_the_sources_given() -> None:
+    client = Endpoint("laptop", "client", "laptop")
+    sites = {**SITES, client: SITES[FE]}
+    placed = {(FE, DB, "same-node"): "fd00::8", (FE, DB, "cross-node"): "fd00::9"}
+    cells = {
+        Cell(FE, DB, PortSpec(5432, "TCP")): ALLOWED,
+        Cell(client, DB, PortSpec(5432, "TCP")): ALLOWED,
+    }
+    pods = MatrixProber(sites, ADDRESSES, 1.0, placed=placed)
+    assert sorted(c.placement for c in pods.probed(ExpectedMatrix(cells)).cells) == [
+        "",
+        "cross-node",
+        "same-node",
+    ]
+    vip = pods.through({DB: "198.19.96.20"}, sources={FE})
+    [cell] = vip.probed(ExpectedMatrix(cells)).cells
+    assert (cell.source, cell.placement) == (FE, "")
+    assert vip.probe(cell)["tcp"] == "198.19.96.20:5432"
