@@ -46,7 +46,7 @@ RESERVED_FDS = 64
 LISTEN_BACKLOG = 4096
 MAX_BODY = 1 << 20
 BODY_PREVIEW = 2000
-KINDS = ("tcp", "udp", "http", "dns")
+KINDS = ("tcp", "udp", "http", "dns", "hold")
 PROTOS = ("tcp", "udp", "http", "https")
 OPTIONS: dict[str, dict[str, type]] = {
     "tcp": {"read": bool},
@@ -61,6 +61,7 @@ OPTIONS: dict[str, dict[str, type]] = {
         "method": str,
     },
     "dns": {"server": str, "type": str, "tcp": bool},
+    "hold": {"every_ms": int},
 }
 QTYPES = {"A": 1, "AAAA": 28}
 RCODES = ("NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED")
@@ -477,7 +478,45 @@ def probe_dns(probe: Probe, deadline: float) -> dict[str, Any]:
     }
 
 
-THREADED = {"udp": probe_udp, "http": probe_http, "dns": probe_dns}
+def probe_hold(probe: Probe, deadline: float) -> dict[str, Any]:
+    """One TCP connection to an echo server kept until the deadline, a line echoed every
+    `every_ms`: whether it lives through what happens meanwhile (an agent restarting), how
+    long it lived, and the longest wait for an echo."""
+    host, port = split_hostport(probe.target)
+    every = probe.opts.get("every_ms", 200) / 1000
+    opened = time.monotonic()
+    echoes, longest = 0, 0.0
+    with (
+        open_socket(host, port, socket.SOCK_STREAM, deadline) as sock,
+        sock.makefile("rb") as lines,
+    ):
+        sock.settimeout(_time_left(deadline))
+        lines.readline()
+        try:
+            while time.monotonic() + every < deadline:
+                line = f"{echoes}\n".encode()
+                sent = time.monotonic()
+                sock.sendall(line)
+                sock.settimeout(_time_left(deadline))
+                if lines.readline() != line:
+                    raise ConnectionResetError(errno.ECONNRESET, "echo lost: connection closed")
+                longest = max(longest, time.monotonic() - sent)
+                echoes += 1
+                time.sleep(max(0.0, every - (time.monotonic() - sent)))
+        except OSError as exc:
+            verdict, detail = classify(exc)
+        else:
+            verdict, detail = "connected", f"held to {format_addr(sock.getpeername())}"
+    return {
+        "verdict": verdict,
+        "detail": detail,
+        "held_s": round(time.monotonic() - opened, 3),
+        "echoes": echoes,
+        "longest_wait_ms": round(longest * 1000, 1),
+    }
+
+
+THREADED = {"udp": probe_udp, "http": probe_http, "dns": probe_dns, "hold": probe_hold}
 
 
 def _result(probe: Probe, outcome: dict[str, Any], elapsed: float) -> dict[str, Any]:
@@ -548,7 +587,7 @@ def _timeout(value: Any, where: str) -> float:
 
 def _check_target(kind: str, target: str, opts: dict[str, Any]) -> None:
     """Reject targets that could never be probed, so harness bugs do not pose as verdicts."""
-    if kind in ("tcp", "udp"):
+    if kind in ("tcp", "udp", "hold"):
         split_hostport(target)
     elif kind == "http":
         if "ca" in opts and not os.path.isfile(opts["ca"]):

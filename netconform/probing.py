@@ -27,7 +27,7 @@ from netconform.timeouts import DEFAULT as DEFAULT_TIMEOUTS
 DNS_UDP = PortSpec(53, "UDP")
 
 
-def _host_port(address: str, port: int) -> str:
+def host_port(address: str, port: int) -> str:
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
@@ -82,7 +82,7 @@ class MatrixProber:
         return placed or self.addresses[cell.destination]
 
     def probe(self, cell: Cell) -> dict[str, Any]:
-        target = _host_port(self.address(cell), cell.port.port)
+        target = host_port(self.address(cell), cell.port.port)
         if self.dns_query and cell.port == DNS_UDP:
             return {
                 "id": str(cell),

@@ -34,6 +34,9 @@ class Timeouts:
     # A Cilium agent restarted: it compiles its datapath before it peers again (minutes on two
     # cores), and its DaemonSet pod must be replaced first.
     agent_restart: float = 300.0
+    # Connections held open while the agents at both ends restart one after the other: long
+    # enough for both restarts (each a new pod and its datapath rebuilt), or nothing is proven.
+    agent_restart_hold: float = 300.0
     # SPIRE's server up and every node's agent attested after Cilium's install (the server
     # makes an RSA 4096 CA first; agents retry every few seconds).
     spire: float = 180.0

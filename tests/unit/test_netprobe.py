@@ -346,7 +346,10 @@ def test_decode_dns_response_rcode_and_truncation() -> None:
         ("{not json", "invalid JSON"),
         ("42", "expected a probe object"),
         ('{"icmp": "127.0.0.1"}', "unknown probe kind"),
-        ('{"tcp": "127.0.0.1:1", "udp": "127.0.0.1:1"}', "exactly one of tcp, udp, http, dns"),
+        (
+            '{"tcp": "127.0.0.1:1", "udp": "127.0.0.1:1"}',
+            "exactly one of tcp, udp, http, dns, hold",
+        ),
         ('{"tcp": "127.0.0.1:99999"}', "bad port '99999' in target '127.0.0.1:99999'"),
         ('{"tcp": "fd00::1:80"}', "[ipv6]:port"),
         ('{"tcp": ""}', "tcp target must be a non-empty string"),
@@ -847,3 +850,34 @@ def test_capture_judges_vxlan_by_the_packet_inside_and_skips_neighbour_discovery
     assert (
         netprobe.parse_frame(_ethernet(solicitation, 0x86DD), netprobe.ARPHRD_ETHER).proto == "nd"
     )
+
+
+def test_hold_keeps_one_connection_echoing_until_its_timeout(serve: Callable[..., Ports]) -> None:
+    [port] = serve("--bind", "127.0.0.1", "--tcp", "0")["tcp"]
+    result = probe_one({"hold": f"127.0.0.1:{port}", "every_ms": 100, "timeout": 1.5})
+    assert result["verdict"] == "connected", result
+    assert 1.3 <= result["held_s"] <= 1.6
+    assert 10 <= result["echoes"] <= 15
+    assert 0 < result["longest_wait_ms"] < 100
+
+
+def test_hold_names_a_connection_the_server_ends_and_when() -> None:
+    """A server that echoes three lines and then resets the connection."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+
+        def echo_three() -> None:
+            conn, _ = listener.accept()
+            with conn, conn.makefile("rb") as lines:
+                conn.sendall(b'{"pod": "p"}\n')
+                for _ in range(3):
+                    conn.sendall(lines.readline())
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+        server = threading.Thread(target=echo_three, daemon=True)
+        server.start()
+        port = listener.getsockname()[1]
+        result = probe_one({"hold": f"127.0.0.1:{port}", "every_ms": 100, "timeout": 5})
+        server.join(5)
+    assert result["verdict"] == "refused", result
+    assert result["echoes"] == 3
+    assert 0.2 <= result["held_s"] < 1.0
