@@ -96,6 +96,14 @@ FEATURES: Mapping[str, Feature] = {
             "architecture.yaml announces LB addresses by BGP or not at all",
             "l2-announcements",
         ),
+        Feature(
+            "operator_failover",
+            "Cilium operator failover: another operator leads when the leader goes",
+            lambda a: a.high_availability.operator_failover,
+            "architecture.yaml does not ask for operator failover "
+            "(high_availability.operator_failover)",
+            "operator-failover",
+        ),
         Feature("lb_ipam", "LoadBalancer IP allocation from pools", lambda a: True, ""),
         Feature("dns", "the cluster's DNS: split DNS and CoreDNS redundancy", lambda a: True, ""),
         Feature(

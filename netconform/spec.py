@@ -345,6 +345,15 @@ class MutualAuth(_Strict):
     required_for: list[Name] = []
 
 
+class HighAvailability(_Strict):
+    """Two Cilium operators behind leader election (cluster/values/operator-failover.yaml):
+    the leader deleted, another leads within `failover_budget` seconds and LB IPAM allocates
+    again."""
+
+    operator_failover: bool = False
+    failover_budget: Annotated[float, Field(gt=0, le=600)] = 30.0
+
+
 class CiliumSource(_Strict):
     """How the user installs Cilium: Helm values files merged in order, or a Flux HelmRelease
     (named `release`) found in `helm_release` (a file, directory or kustomization that also
@@ -390,6 +399,7 @@ class Architecture(_Strict):
     gateway: Gateway = Gateway()
     encryption: Encryption = Encryption()
     mutual_auth: MutualAuth = MutualAuth()
+    high_availability: HighAvailability = HighAvailability()
     sources: Sources = Sources()
     # The spec file and its folder, where `sources` paths start (set by `load`).
     file: str = Field(default=SPEC_FILE, exclude=True)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from netconform.checks.lbipam import Allocated
+
 pytestmark = [pytest.mark.requires("policies"), pytest.mark.xdist_group("cluster-policy")]
 
 
@@ -19,3 +21,25 @@ def test_connections_and_policies_live_through_agent_restarts(
     assert outcome.held.ok, outcome.held
     assert outcome.disruption.ok, outcome.disruption
     assert outcome.recovered.ok, f"the matrix after the restarts: {outcome.recovered}"
+
+
+@pytest.mark.requires("operator_failover", "lb_ipam")
+def test_another_operator_leads_and_allocates_after_the_leader_goes(
+    spec, operators, lb_bench, capsys: pytest.CaptureFixture[str], record_property
+) -> None:
+    failover = operators.fail_over()
+    record_property("operator_failover", str(failover))
+    with capsys.disabled():
+        print(f"\n{failover}")
+    budget = spec.high_availability.failover_budget
+    assert failover.seconds <= budget, f"{failover}: over the budget of {budget:g} s"
+    pool = spec.lb_ipam.pools[0] if spec.lb_ipam.pools else None
+    if pool is None:
+        return
+    backend = lb_bench.backend
+    service = backend.service("after-failover", labels=pool.service_selector or {})
+    try:
+        verdict = backend.verdict(Allocated(service, pool=pool.name))
+        assert verdict.ok, f"LB IPAM after the failover: {verdict}"
+    finally:
+        backend.delete_service(service)
