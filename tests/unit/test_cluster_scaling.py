@@ -23,7 +23,7 @@ FIGURES = SizeFigures(
     nodes_used_mib=3000.0,
     agent_rss_mib=250.0,
     probe_rss_mib=20.0,
-    regeneration_ms=12.0,
+    regeneration_p90_ms=12.0,
     wrong_cells=0,
 )
 
