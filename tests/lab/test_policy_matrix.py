@@ -6,12 +6,15 @@ fail naming exactly the cell it broke.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from lab.policy_lab import PolicyLab, policy_lab
+from lab.policy_lab import TABLE, PolicyLab, policy_lab
+from netconform.checks.connection_tracking import check_held
 from netconform.convergence import Convergence
 from netconform.engine import ReachabilityEngine
 from netconform.matrix import (
@@ -25,6 +28,7 @@ from netconform.matrix import (
     restrict,
 )
 from netconform.spec import load
+from netconform.verdict import Verdict
 
 pytestmark = pytest.mark.lab
 
@@ -164,3 +168,41 @@ def test_a_drop_for_another_reason_than_the_expected_one_fails_naming_both(
     assert "Hubble saw no drop" in unseen.evidence
     blind = ReachabilityEngine(prober, SETTLE).check(named)
     assert not blind.ok and "Hubble relay is not installed" in blind.summary
+
+
+def _held_across(healthy: PolicyLab, cell: Cell, change: Callable[[], None]) -> Verdict:
+    """A connection held on `cell` for 3 s while `change` runs a second in (a restart)."""
+    prober = healthy.prober(PROBE_TIMEOUT)
+    probe = {"id": "held", "hold": f"{prober.address(cell)}:{cell.port.port}", "every_ms": 100,
+             "timeout": 3.0}  # fmt: skip
+    with ThreadPoolExecutor(1) as pool:
+        holding = pool.submit(prober.sites[cell.source].probe, [probe], 10.0)
+        time.sleep(1.0)
+        change()
+        return check_held(holding.result(), [("the lab's firewall", 1.0, 1.2)])
+
+
+def test_a_held_connection_lives_through_a_ruleset_reload_that_keeps_conntrack(
+    healthy: PolicyLab,
+) -> None:
+    """Like an agent restart: the rules are written again, established connections go on."""
+    cell = next(c for c in EXPECTED.cells if EXPECTED.cells[c] == ALLOWED and c.port.port == 5432)
+    verdict = _held_across(healthy, cell, lambda: healthy.apply(healthy.healthy()))
+    assert verdict.ok, verdict
+
+
+def test_a_reload_that_resets_established_connections_fails_naming_when(
+    healthy: PolicyLab,
+) -> None:
+    cell = next(c for c in EXPECTED.cells if EXPECTED.cells[c] == ALLOWED and c.port.port == 5432)
+    source = healthy.hosts[cell.source].address
+    reset = (
+        f"insert rule inet {TABLE} input ip saddr {source} tcp dport {cell.port.port} "
+        "reject with tcp reset\n"
+    )
+    verdict = _held_across(
+        healthy, cell, lambda: healthy.lab.nft(healthy.hosts[cell.destination], reset)
+    )
+    assert not verdict.ok
+    assert "held: refused after 1." in verdict.evidence
+    assert "while the lab's firewall restarted" in verdict.evidence
