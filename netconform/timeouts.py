@@ -35,8 +35,9 @@ class Timeouts:
     # cores), and its DaemonSet pod must be replaced first.
     agent_restart: float = 300.0
     # Connections held open while the agents at both ends restart one after the other: long
-    # enough for both restarts (each a new pod and its datapath rebuilt), or nothing is proven.
-    agent_restart_hold: float = 300.0
+    # enough for both restarts (each a new pod and its datapath rebuilt; 16-17 s each on the
+    # local cluster), or nothing is proven.
+    agent_restart_hold: float = 120.0
     # SPIRE's server up and every node's agent attested after Cilium's install (the server
     # makes an RSA 4096 CA first; agents retry every few seconds).
     spire: float = 180.0
