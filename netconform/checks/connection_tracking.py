@@ -9,6 +9,10 @@ from typing import Any
 
 from netconform.verdict import Verdict
 
+# How far apart the caller's clock and a connection's own may be: the connections open once
+# netprobe has started at the source, a moment after the caller starts counting.
+SKEW = 5.0
+
 
 def check_held(
     held: Sequence[Mapping[str, Any]], restarted: Sequence[tuple[str, float, float]]
@@ -22,7 +26,9 @@ def check_held(
     for result in held:
         lived = float(result.get("held_s", 0.0))
         if result.get("verdict") != "connected":
-            during = [what for what, since, until in restarted if since <= lived <= until + 5]
+            during = [
+                what for what, since, until in restarted if since - SKEW <= lived <= until + SKEW
+            ]
             when = f" while {' and '.join(during)} restarted" if during else ""
             problems.append(
                 f"{result.get('id')}: {result.get('verdict')} after {lived:.1f} s{when} "
