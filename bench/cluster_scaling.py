@@ -142,7 +142,7 @@ def _converge_time(prober: MatrixProber, run: PolicyRun) -> tuple[float, int, fl
         return observed
 
     policy = Convergence(DEFAULT_TIMEOUTS.convergence * 4, DEFAULT_TIMEOUTS.consistent_rounds)
-    rounds = converge(observe, lambda o: not wrong_cells(expected, o), policy)
+    rounds = converge(observe, lambda _: marks[-1][0], policy)
     streak = rounds.streak()
     first = marks[-streak][1] if streak else time.monotonic()
     rounds_s = [seconds for _, _, seconds in marks[-streak:]] or [marks[-1][2]]
