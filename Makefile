@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: help venv dist tools manifests analyze fuzz-policies preflight docker-up docker-down local-images test-local test-example check check-controlplane controlplane lint test test-policies bench bench-cluster clean
+.PHONY: help venv dist tools manifests analyze fuzz-policies peer-netpol preflight docker-up docker-down local-images test-local test-example check check-controlplane controlplane lint test test-policies bench bench-cluster clean
 
 help:
 	@echo "make check          the suite's own tests: lint, unit, lab (root), schema"
@@ -24,6 +24,8 @@ help:
 	@echo "make bench-cluster  what a run costs at 8, 16, 32 and 64 workloads on a local cluster of its own"
 	@echo "make fuzz-policies  random policy sets on the local cluster, each against the analyzer"
 	@echo "   FUZZ_SETS=N FUZZ_SEED=S   ... how many, from which seed (default 40 from 1)"
+	@echo "make peer-netpol    the Kubernetes NetworkPolicy e2e tests, built here, on the local cluster"
+	@echo "   ARGS=\"--focus RE --keep-cluster\"   ... a subset; keep the cluster it made"
 	@echo "make manifests      write the reference manifests of architecture.yaml into manifests/"
 	@echo "make lint           ruff"
 	@echo "make tools          pinned kind, kubectl and helm into .bin/"
@@ -160,6 +162,10 @@ fuzz-policies: local-images
 	NETCONFORM_FUZZ_SETS=$(FUZZ_SETS) NETCONFORM_FUZZ_SEED=$(FUZZ_SEED) \
 	  $(PYTEST) tests/localcluster/test_random_policies_against_cilium.py -m localcluster \
 	  --images=local -s --junitxml=reports/fuzz-policies.xml
+
+peer-netpol: local-images
+	@mkdir -p reports
+	$(PY) -m netconform.offline.peer_netpol $(ARGS)
 
 clean:
 	-$(PYTHON) -c 'from lab.topology import sweep_stale; print("\n".join(sweep_stale()))'
