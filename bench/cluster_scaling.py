@@ -224,7 +224,7 @@ def plot(figures: list[SizeFigures], path: Path) -> None:
     fig.savefig(path)
 
 
-def _cluster_command(action: str, spec_file: Path, *more: str) -> None:
+def cluster_command(action: str, spec_file: Path, *more: str) -> None:
     argv = [sys.executable, "-m", "netconform.cli", "cluster", action, "--spec", str(spec_file)]
     subprocess.run([*argv, *more], check=action == "up")
 
@@ -234,7 +234,7 @@ def ensure_cluster(arch: Architecture, spec_file: Path) -> bool:
     if arch.cluster.name in cluster.kind_clusters():
         return False
     spec_file.write_text(yaml.safe_dump(scaled(max(SIZES)), sort_keys=False))
-    _cluster_command("up", spec_file, "--images=local")
+    cluster_command("up", spec_file, "--images=local")
     return True
 
 
@@ -274,18 +274,7 @@ def main() -> int:
             print(figures[-1].line(), flush=True)
     finally:
         if made and not args.keep_cluster:
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "netconform.cli",
-                    "cluster",
-                    "down",
-                    "--spec",
-                    str(workdir / "spec.yaml"),
-                ],
-                check=False,
-            )
+            cluster_command("down", workdir / "spec.yaml")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps({"sizes": [asdict(f) for f in figures], "ended": ended}, indent=2)
