@@ -4,13 +4,14 @@ Every endpoint is a namespace running the real netprobe. The policy ground truth
 is an nftables ruleset on each destination's input hook, generated from a
 truth table: `accept` for allowed cells, `drop` (what Cilium does) or
 `reject` (a misconfiguration: the packet reached the host) for the rest.
-Mutations edit the truth table and re-apply it.
+Mutations edit the truth table and re-apply it. Each workload also answers at a second
+address, its Service's, judged by the same rules unless a mutation opens that address alone.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -21,6 +22,7 @@ from netconform.probing import MatrixProber
 from netconform.spec import Architecture
 
 TABLE = "netconform_lab"
+VIP_BASE = "198.18.2.10"
 
 
 def lab_address(arch: Architecture, endpoint: Endpoint, index: int) -> str:
@@ -37,6 +39,8 @@ class PolicyLab:
     expected: ExpectedMatrix
     hosts: dict[Endpoint, Host]
     actions: dict[Cell, str] = field(default_factory=dict)
+    vips: dict[Endpoint, str] = field(default_factory=dict)
+    open_vips: frozenset[Endpoint] = frozenset()
 
     def prober(self, timeout: float) -> MatrixProber:
         sites = {e: ProbeSite(h.exec, HOST_NETPROBE_ARGV) for e, h in self.hosts.items()}
@@ -46,14 +50,18 @@ class PolicyLab:
     def healthy(self) -> dict[Cell, str]:
         return {c: "accept" if e == ALLOWED else "drop" for c, e in self.expected.cells.items()}
 
-    def apply(self, actions: Mapping[Cell, str]) -> None:
-        """Replace every destination's ruleset with the one this truth table implies."""
+    def apply(self, actions: Mapping[Cell, str], open_vips: Collection[Endpoint] = ()) -> None:
+        """Replace every destination's ruleset with the one this truth table implies; the
+        Service addresses of `open_vips` accept everything (a path that bypasses policy)."""
         self.actions = dict(actions)
+        self.open_vips = frozenset(open_vips)
         for destination, host in self.hosts.items():
             self.lab.nft(host, self._ruleset(destination))
 
     def _ruleset(self, destination: Endpoint) -> str:
-        rules = []
+        rules = (
+            [f"ip daddr {self.vips[destination]} accept"] if destination in self.open_vips else []
+        )
         for cell, action in sorted(self.actions.items()):
             if cell.destination != destination or action == "drop":
                 continue
@@ -104,6 +112,13 @@ def policy_lab(arch: Architecture, expected: ExpectedMatrix) -> Iterator[PolicyL
             )
         for host, agent in agents.items():
             lab.wait_listening(host, tcp, agent)
-        made = PolicyLab(lab, expected, hosts)
+        vips = {
+            endpoint: str(ipaddress.ip_address(VIP_BASE) + index)
+            for index, endpoint in enumerate(endpoints)
+            if endpoint.kind == "workload"
+        }
+        for endpoint, vip in vips.items():
+            lab.alias(hosts[endpoint], vip)
+        made = PolicyLab(lab, expected, hosts, vips=vips)
         made.apply(made.healthy())
         yield made

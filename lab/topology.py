@@ -143,6 +143,10 @@ class Lab:
             _ip("-n", host.netns, "route", "add", route, "dev", "eth0")
         return host
 
+    def alias(self, host: Host, address: str) -> None:
+        """A second address on the host's leg (a Service's virtual one), answered on the bridge."""
+        _ip("-n", host.netns, "addr", "add", f"{address}/32", "dev", "eth0")
+
     def behind(self, gateway: Host, name: str, address: str, prefix_len: int = 24) -> Host:
         """A host reached only through `gateway` (a pod behind its node): a veth pair, the
         gateway side `to-<name>` holding the subnet's first address and forwarding."""

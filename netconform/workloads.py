@@ -153,6 +153,10 @@ def netprobe_config_map(namespace: str, labels: dict[str, str]) -> Manifest:
     }
 
 
+# Linux's default net.ipv4.ip_unprivileged_port_start.
+PRIVILEGED_BELOW = 1024
+
+
 def netprobe_pod_spec(
     image: str,
     ports: list[PortSpec],
@@ -197,7 +201,18 @@ def netprobe_pod_spec(
         "containers": [container],
         "topologySpreadConstraints": [constraint],
         "volumes": [{"name": "netprobe", "configMap": {"name": NETPROBE_CONFIG_MAP}}],
+        **_privileged_ports(ports),
     }
+
+
+def _privileged_ports(ports: list[PortSpec]) -> Manifest:
+    """A pod serving a port below 1024 (an app on 80 or 443) lowers its own network namespace's
+    bound for unprivileged binds, so the probe stays non-root: a safe sysctl, allowed at every
+    Pod Security level. Without it the probe pod cannot start."""
+    if min((p.port for p in ports), default=PRIVILEGED_BELOW) >= PRIVILEGED_BELOW:
+        return {}
+    sysctl = {"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}
+    return {"securityContext": {"sysctls": [sysctl]}}
 
 
 def _readiness(ports: list[PortSpec]) -> Manifest:

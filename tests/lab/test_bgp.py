@@ -64,6 +64,13 @@ def _never_announced(lab: BgpLab) -> None:
     announce_healthy(lab, skip=(POD_CIDRS[1],))
 
 
+def _lb_ip_from_one_node(lab: BgpLab) -> None:
+    """Load balancer redundancy lost: the address reaches the router through one node only."""
+    for node in lab.nodes:
+        lab.announce(node, node.pod_cidr)
+    lab.announce(lab.nodes[0], LB_IPS[0])
+
+
 def _not_withdrawn(lab: BgpLab) -> None:
     announce_healthy(lab)
     lab.announce(lab.nodes[2], LEFT_OVER)
@@ -74,6 +81,10 @@ ROUTE_MUTATIONS: dict[str, tuple[Callable[[BgpLab], None], str]] = {
     "foreign next hop": (_foreign_next_hop, "198.18.64.0/24 via foreign next hop 198.18.99.99"),
     "prefix never announced": (_never_announced, "198.18.65.0/24 not announced"),
     "route not withdrawn": (_not_withdrawn, f"{LEFT_OVER} not withdrawn"),
+    "LB address from one node only": (
+        _lb_ip_from_one_node,
+        f"{LB_IPS[0]} wrong next hop: via 198.18.0.11, want 198.18.0.11, 198.18.0.12, 198.18.0.13",
+    ),
 }
 
 

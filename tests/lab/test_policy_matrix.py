@@ -206,3 +206,22 @@ def test_a_reload_that_resets_established_connections_fails_naming_when(
     assert not verdict.ok
     assert "held: refused after " in verdict.evidence
     assert "while the lab's firewall restarted" in verdict.evidence
+
+
+def test_a_service_address_that_bypasses_policy_fails_naming_its_cells(healthy: PolicyLab) -> None:
+    """The Service suite's claim, on real packets: the matrix through each workload's Service
+    address equals the one to its pods; an address that accepts what the pod's rules drop
+    fails naming exactly the cells through it, while the pod addresses stay healthy."""
+    prober = healthy.prober(PROBE_TIMEOUT)
+    through = prober.through(healthy.vips, sources=healthy.vips)
+    matrix = restrict(EXPECTED, (c for c in EXPECTED.cells if c.destination in healthy.vips))
+    matrix = through.probed(matrix)
+    assert ReachabilityEngine(through, SETTLE).check(matrix).ok
+    victim = next(c.destination for c, e in sorted(matrix.cells.items()) if e == DENIED)
+    healthy.apply(healthy.healthy(), open_vips={victim})
+    verdict = ReachabilityEngine(through, SETTLE).check(matrix)
+    leaked = {str(c) for c, e in matrix.cells.items() if c.destination == victim and e == DENIED}
+    assert not verdict.ok and leaked
+    assert {wrong.cell for wrong in verdict.wrong} == leaked
+    assert {(wrong.expected, wrong.got) for wrong in verdict.wrong} == {("dropped", "connected")}
+    assert ReachabilityEngine(prober, SETTLE).check(EXPECTED).ok

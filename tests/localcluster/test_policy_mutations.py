@@ -129,3 +129,40 @@ def test_diff_of_a_healthy_and_a_weakened_run_names_exactly_the_leaked_cells(
 def _only_on_a_cluster_the_suite_made(pytestconfig: pytest.Config) -> None:
     if pytestconfig.getoption("cluster") != "kind":
         pytest.skip("applies deliberately broken policies: only on a kind cluster the suite made")
+
+
+def selecting(service: dict, selector: dict[str, str]) -> dict:
+    """The Service as applied (server-side apply keeps only what it is given), to `selector`."""
+    spec = {key: service["spec"][key] for key in ("type", "ports") if key in service["spec"]}
+    meta = {key: service["metadata"][key] for key in ("name", "namespace", "labels")}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": meta,
+        "spec": {**spec, "selector": selector},
+    }
+
+
+def test_a_service_sending_to_another_group_fails_naming_its_address_cells(
+    healthy: Verdict, reachability, policy_run: PolicyRun, spec: Architecture
+) -> None:  # type: ignore[no-untyped-def]
+    """Cilium translates a Service's address to a pod's before policy and the pod's own ingress
+    rules judge what arrives, so no policy opens the Service path alone; what can differ is
+    where the address leads. prod's db Service made to select backend's pods: the cells to db's
+    address in prod fail, named as such, and no other cell does."""
+    namespace = policy_run.layout.namespace("prod")
+    service = policy_run.kube.get("v1", "Service", "db", namespace)
+    assert service, f"no Service db in {namespace}"
+    misrouted = policy_run.layout.pod_selector(spec, "backend", "prod")
+    through = reachability.through_services()
+    try:
+        policy_run.kube.apply([selecting(service, misrouted)])
+        verdict = ReachabilityEngine(
+            through.engine.prober, BROKEN, through.engine.evidence, through.engine.drop_reasons
+        ).check(through.expect_matrix_from_spec().to_workloads().matrix)
+    finally:
+        policy_run.kube.apply([selecting(service, service["spec"]["selector"])])
+    wrong = {cell.cell for cell in verdict.wrong}
+    assert not verdict.ok and wrong, verdict
+    assert all(re.match(r"^\S+ -> prod/db \S+$", cell) for cell in wrong), wrong
+    assert "prod/backend -> prod/db 5432/TCP" in wrong, wrong

@@ -52,6 +52,30 @@ def test_a_spec_with_only_udp_flows_renders_without_a_tcp_readiness_probe() -> N
     assert agent["args"] == ["serve", "--udp", "514"] and "readinessProbe" not in agent
 
 
+def test_a_pod_serving_a_port_below_1024_may_bind_it_unprivileged() -> None:
+    """An app on 80 made the non-root probe exit at once (EACCES) and never become Ready."""
+    data = yaml.safe_load((ROOT / "architecture.yaml").read_text())
+    data["policy"]["flows"].append(
+        {"name": "web", "from": "frontend", "to": "backend", "ports": ["80/TCP"]}
+    )
+    rendered = by_kind(
+        workloads.render(parse(yaml.safe_dump(data)), LAYOUT, "python:3"), "Deployment"
+    )
+    for deployment in rendered:
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["containers"][0]["securityContext"]["runAsNonRoot"] is True
+        sysctls = pod.get("securityContext", {}).get("sysctls", [])
+        serves_80 = "80" in ",".join(pod["containers"][0]["args"]).split(",")
+        assert (sysctls == [{"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}]) == (
+            serves_80
+        ), deployment["metadata"]["name"]
+    assert any("securityContext" in d["spec"]["template"]["spec"] for d in rendered)
+    assert not any(
+        "securityContext" in d["spec"]["template"]["spec"]
+        for d in by_kind(workloads.render(ARCH, LAYOUT, "python:3"), "Deployment")
+    )
+
+
 def test_default_deny_is_clusterwide_only_where_allowed() -> None:
     clusterwide = policies.render(ARCH, LAYOUT, clusterwide=True)
     namespaced = policies.render(ARCH, LAYOUT, clusterwide=False)
