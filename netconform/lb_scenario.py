@@ -8,8 +8,10 @@ Service may instead carry a spec pool's labels to be addressed from that pool.
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from netconform import workloads
@@ -37,6 +39,8 @@ class LbScenario:
     backend: Mapping[str, str] = field(default_factory=dict)
     # Labels every Service carries: what the user's BGP advertisements select.
     service_labels: Mapping[str, str] = field(default_factory=dict)
+    # The addresses this scenario's own pools may take, apart from every other scenario's.
+    block: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
 
     def __post_init__(self) -> None:
         self.namespace = self.namespace or f"netconform-{self.test_id}"
@@ -146,6 +150,23 @@ class LbScenario:
             manifest["spec"]["selector"] = dict(self.backend)
         self.kube.apply([manifest])
         return f"{self.namespace}/{name}"
+
+    @contextmanager
+    def temporary(
+        self,
+        wanted: Mapping[str, Mapping[str, str]],
+        annotations: Mapping[str, str] | None = None,
+    ) -> Iterator[dict[str, str]]:
+        """LoadBalancer Services by name, each with its labels, deleted however the test ends
+        (a session's backend outlives each test): name -> Service."""
+        made: dict[str, str] = {}
+        try:
+            for name, labels in wanted.items():
+                made[name] = self.service(name, labels=labels, annotations=annotations)
+            yield made
+        finally:
+            for service in made.values():
+                self.delete_service(service)
 
     def delete_service(self, name: str) -> None:
         self.kube.delete("v1", "Service", name.rsplit("/", 1)[-1], self.namespace)
