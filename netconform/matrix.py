@@ -139,6 +139,11 @@ def workload_ports(arch: Architecture) -> list[PortSpec]:
     )
 
 
+def service_ports(arch: Architecture, group: str) -> list[PortSpec]:
+    """The ports the group's Service exposes: those it declares, else all its pods serve."""
+    return sorted(arch.groups[group].service.ports) or workload_ports(arch)
+
+
 def _destinations(arch: Architecture) -> list[tuple[Endpoint, list[PortSpec]]]:
     ports = workload_ports(arch)
     found: list[tuple[Endpoint, list[PortSpec]]] = [(w, ports) for w in workload_endpoints(arch)]

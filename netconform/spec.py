@@ -79,7 +79,7 @@ def _hostname(value: str) -> str:
     return "*." + _dns_name(value[2:]) if value.startswith("*.") else _dns_name(value)
 
 
-def _path(value: str) -> str:
+def _http_path(value: str) -> str:
     if not value.startswith("/"):
         raise ValueError(f"{value!r} is not a path: it begins with '/'")
     return value
@@ -90,7 +90,7 @@ Labels = dict[
 ]
 DnsName = Annotated[str, AfterValidator(_dns_name)]
 Hostname = Annotated[str, AfterValidator(_hostname)]
-HttpPath = Annotated[str, AfterValidator(_path)]
+HttpPath = Annotated[str, AfterValidator(_http_path)]
 
 
 class SpecError(Exception):
@@ -175,12 +175,49 @@ PortName = Annotated[
 ]
 
 
+# Kubernetes' default --service-node-port-range, which kind keeps.
+NODE_PORTS = range(30000, 32768)
+
+
+def _node_port(value: int) -> int:
+    if value not in NODE_PORTS:
+        raise ValueError(
+            f"node port {value} is outside the cluster's range "
+            f"{NODE_PORTS.start}-{NODE_PORTS.stop - 1}"
+        )
+    return value
+
+
+NodePort = Annotated[int, AfterValidator(_node_port)]
+
+
+class GroupService(_Strict):
+    """How the group's pods are reached at one address, as the user's Service does it.
+
+    Every type has a cluster address; NodePort also opens its ports on every node (at
+    `node_ports`, or where Kubernetes allocates), LoadBalancer also takes an address from a
+    pool whose service_selector matches `labels`. `external_traffic_policy: Local` keeps an
+    outside client's address and answers only on nodes that run a pod of the group."""
+
+    type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
+    # What the Service exposes; by default every port the workloads serve.
+    ports: list[Port] = []
+    external_traffic_policy: Literal["Cluster", "Local"] = "Cluster"
+    node_ports: dict[Port, NodePort] = {}
+    labels: Labels = {}
+
+    @property
+    def external(self) -> bool:
+        return self.type != "ClusterIP"
+
+
 class Group(_Strict):
     labels: Labels
     environments: list[Name] = Field(min_length=1)
     # The names the group's containers give their ports, as the user's workloads do: a policy
     # rule on a named port matches them.
     port_names: dict[PortName, Port] = {}
+    service: GroupService = GroupService()
 
 
 class Service(_Strict):
@@ -721,6 +758,50 @@ def _served_ports(arch: Architecture) -> set[int]:
     }
 
 
+def _group_services(arch: Architecture) -> Iterator[tuple[str, str]]:
+    """A Service exposes what its pods serve, opens node ports no other Service holds, and,
+    as a LoadBalancer, is selected by a pool (else it stays pending without an address)."""
+    served = {p for f in arch.policy.flows if f.to in (*arch.groups, WILDCARD) for p in f.ports}
+    held: dict[int, str] = {}
+    for name, group in arch.groups.items():
+        service, where = group.service, f"groups.{name}.service"
+        for i, port in enumerate(service.ports):
+            if port not in served:
+                yield f"{where}.ports[{i}]", f"{port} is no port a flow reaches an app group on"
+        if service.external_traffic_policy == "Local" and not service.external:
+            yield (
+                f"{where}.external_traffic_policy",
+                "applies to NodePort and LoadBalancer Services only",
+            )
+        if service.node_ports and not service.external:
+            yield f"{where}.node_ports", "a ClusterIP Service opens no node port"
+        elif service.node_ports and len(group.environments) > 1:
+            yield (
+                f"{where}.node_ports",
+                f"{name!r} is deployed in {len(group.environments)} environments, each with "
+                "its Service, and a node port is one per cluster: let Kubernetes allocate them",
+            )
+        exposed = service.ports or sorted(served)
+        for port, node_port in service.node_ports.items():
+            if port not in exposed:
+                yield f"{where}.node_ports.{port}", f"{port} is no port this Service exposes"
+            if node_port in held:
+                yield (
+                    f"{where}.node_ports.{port}",
+                    f"node port {node_port} is already {held[node_port]}'s",
+                )
+            held.setdefault(node_port, f"{name} {port}")
+        if service.type == "LoadBalancer" and not any(
+            pool.service_selector is None or pool.service_selector.items() <= service.labels.items()
+            for pool in arch.lb_ipam.pools
+        ):
+            yield (
+                f"{where}.labels",
+                "no pool of lb_ipam.pools selects this LoadBalancer Service "
+                f"(labels {service.labels or '{}'}): it would never get an address",
+            )
+
+
 def _routing_mistakes(arch: Architecture) -> Iterator[tuple[str, str]]:
     """Addresses that would hollow out the BGP and LB IPAM suites."""
     pools = arch.lb_ipam.pools
@@ -847,6 +928,7 @@ def parse(text: str, source: str = SPEC_FILE) -> Architecture:
         *_dns_records(arch.dns),
         *_dns_mistakes(arch),
         *_routing_mistakes(arch),
+        *_group_services(arch),
         *_route_mistakes(arch),
     ]
     if problems:

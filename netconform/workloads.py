@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from netconform.manifest import MANAGED_BY, Manifest
 from netconform.matrix import Endpoint, workload_endpoints, workload_ports
 from netconform.probe_client import NETPROBE_ARGV, NETPROBE_DIR, NETPROBE_FILE
-from netconform.spec import Architecture, PortSpec
+from netconform.spec import Architecture, GroupService, PortSpec
 
 RUN_LABEL = "netconform.io/run"
 ENV_LABEL = "netconform.io/environment"
@@ -247,29 +247,41 @@ def _group(
             },
         },
     }
-    service = {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": meta,
-        "spec": {
-            "selector": selector,
-            "ports": [
-                {"name": f"{p.protocol.lower()}-{p.port}", "port": p.port, "protocol": p.protocol}
-                for p in ports
-            ],
-        },
+    return [deployment, _service(arch.groups[endpoint.group].service, meta, selector, ports)]
+
+
+def _service(
+    declared: GroupService, meta: Manifest, selector: dict[str, str], served: list[PortSpec]
+) -> Manifest:
+    """The group's Service as the spec declares it: its type, its ports (by default all the
+    pods serve), fixed node ports and the labels a pool selects it by."""
+    ports = []
+    for port in declared.ports or served:
+        entry = _service_port(port)
+        if port in declared.node_ports:
+            entry["nodePort"] = declared.node_ports[port]
+        ports.append(entry)
+    spec: Manifest = {"type": declared.type, "selector": selector, "ports": ports}
+    if declared.external:
+        spec["externalTrafficPolicy"] = declared.external_traffic_policy
+    labels = {**declared.labels, **meta["labels"]}
+    metadata = {**meta, "labels": labels}
+    return {"apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": spec}
+
+
+def _service_port(port: PortSpec) -> Manifest:
+    return {
+        "name": f"{port.protocol.lower()}-{port.port}",
+        "port": port.port,
+        "protocol": port.protocol,
     }
-    return [deployment, service]
 
 
 def headless_service(arch: Architecture, layout: RunNamespaces) -> Manifest:
     """A headless twin of the first workload's Service: its name answers its pods' addresses
     (the split-DNS suite asks it)."""
     endpoint = workload_endpoints(arch)[0]
-    ports = [
-        {"name": f"{p.protocol.lower()}-{p.port}", "port": p.port, "protocol": p.protocol}
-        for p in workload_ports(arch)
-    ]
+    ports = [_service_port(port) for port in workload_ports(arch)]
     return {
         "apiVersion": "v1",
         "kind": "Service",

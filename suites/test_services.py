@@ -15,7 +15,8 @@ def test_every_service_address_reaches_each_pod_of_its_group(services, without_p
 
 
 def test_policies_hold_the_same_through_each_service_address(reachability, with_policies):
-    reachability.through_services().expect_matrix_from_spec().to_workloads().assert_converges()
+    through = reachability.through_services().expect_matrix_from_spec().to_workloads()
+    through.on_service_ports().assert_converges()
 
 
 def test_a_service_without_backends_answers_at_once(services):

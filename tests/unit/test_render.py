@@ -76,6 +76,34 @@ def test_a_pod_serving_a_port_below_1024_may_bind_it_unprivileged() -> None:
     )
 
 
+def test_each_groups_service_is_rendered_as_declared() -> None:
+    """By default a ClusterIP on every served port; a declared one keeps its type, ports,
+    fixed node ports, traffic policy and the labels a pool selects it by, beside the run's."""
+    data = yaml.safe_load((ROOT / "architecture.yaml").read_text())
+    data["groups"]["monitoring"]["service"] = {
+        "type": "LoadBalancer",
+        "ports": ["9090/TCP"],
+        "node_ports": {"9090/TCP": 30090},
+        "external_traffic_policy": "Local",
+        "labels": {"pool": "default"},
+    }
+    services = {
+        (s["metadata"]["namespace"], s["metadata"]["name"]): s
+        for s in by_kind(workloads.render(parse(yaml.safe_dump(data)), LAYOUT, "x"), "Service")
+    }
+    monitoring = services[("netconform-ab12-ops", "monitoring")]
+    assert monitoring["spec"]["type"] == "LoadBalancer"
+    assert monitoring["spec"]["externalTrafficPolicy"] == "Local"
+    assert monitoring["spec"]["ports"] == [
+        {"name": "tcp-9090", "port": 9090, "protocol": "TCP", "nodePort": 30090}
+    ]
+    assert monitoring["metadata"]["labels"]["pool"] == "default"
+    assert monitoring["metadata"]["labels"]["netconform.io/run"] == "ab12"
+    frontend = services[("netconform-ab12-prod", "frontend")]["spec"]
+    assert frontend["type"] == "ClusterIP" and "externalTrafficPolicy" not in frontend
+    assert [p["port"] for p in frontend["ports"]] == [5432, 8080, 9090]
+
+
 def test_default_deny_is_clusterwide_only_where_allowed() -> None:
     clusterwide = policies.render(ARCH, LAYOUT, clusterwide=True)
     namespaced = policies.render(ARCH, LAYOUT, clusterwide=False)

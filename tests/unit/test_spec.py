@@ -37,6 +37,10 @@ def _records(data):
     return data["dns"]["records"]
 
 
+def _service(data, group: str, **service) -> None:
+    data["groups"][group]["service"] = service
+
+
 BAD = {
     "empty file": ("", "(document)", "the file is empty"),
     "comments only": ("# nothing\n", "(document)", "the file is empty"),
@@ -401,7 +405,68 @@ BAD = {
         "groups.db.port_names",
         "needs a letter",
     ),
+    "a Service port no workload serves": (
+        _edited(lambda d: _service(d, "monitoring", ports=["22/TCP"])),
+        "groups.monitoring.service.ports[0]",
+        "22/TCP is no port a flow reaches an app group on",
+    ),
+    "externalTrafficPolicy on a ClusterIP Service": (
+        _edited(lambda d: _service(d, "monitoring", external_traffic_policy="Local")),
+        "groups.monitoring.service.external_traffic_policy",
+        "applies to NodePort and LoadBalancer Services only",
+    ),
+    "a node port on a ClusterIP Service": (
+        _edited(lambda d: _service(d, "monitoring", node_ports={"9090/TCP": 30090})),
+        "groups.monitoring.service.node_ports",
+        "a ClusterIP Service opens no node port",
+    ),
+    "a node port outside the range": (
+        _edited(lambda d: _service(d, "monitoring", type="NodePort",
+                                   node_ports={"9090/TCP": 8080})),
+        "groups.monitoring.service.node_ports.9090/TCP",
+        "node port 8080 is outside the cluster's range 30000-32767",
+    ),
+    "a node port for a port the Service does not expose": (
+        _edited(lambda d: _service(d, "monitoring", type="NodePort", ports=["9090/TCP"],
+                                   node_ports={"8080/TCP": 30080})),
+        "groups.monitoring.service.node_ports.8080/TCP",
+        "8080/TCP is no port this Service exposes",
+    ),
+    "one node port twice": (
+        _edited(lambda d: (
+            _service(d, "monitoring", type="NodePort", node_ports={"9090/TCP": 30090}),
+            d["groups"]["db"].update(environments=["prod"]),
+            _service(d, "db", type="NodePort", node_ports={"5432/TCP": 30090}))),
+        "groups.monitoring.service.node_ports.9090/TCP",
+        "node port 30090 is already db 5432/TCP's",
+    ),
+    "a fixed node port in two environments": (
+        _edited(lambda d: _service(d, "db", type="NodePort", node_ports={"5432/TCP": 30432})),
+        "groups.db.service.node_ports",
+        "'db' is deployed in 2 environments",
+    ),
+    "a LoadBalancer no pool selects": (
+        _edited(lambda d: _service(d, "frontend", type="LoadBalancer", labels={"pool": "other"})),
+        "groups.frontend.service.labels",
+        "no pool of lb_ipam.pools selects this LoadBalancer Service",
+    ),
 }  # fmt: skip
+
+
+def test_a_loadbalancer_a_pool_selects_loads() -> None:
+    """Selected by the pool's labels, or by a pool without a selector (it takes every
+    Service)."""
+    labelled = parse(
+        _edited(lambda d: _service(d, "frontend", type="LoadBalancer", labels={"pool": "default"}))
+    )
+    assert labelled.groups["frontend"].service.external
+    catch_all = _edited(
+        lambda d: (
+            _service(d, "frontend", type="LoadBalancer"),
+            d["lb_ipam"]["pools"].append({"name": "any", "cidr": "198.18.251.0/28"}),
+        )
+    )
+    assert parse(catch_all).groups["frontend"].service.type == "LoadBalancer"
 
 
 def test_an_unquoted_off_is_off() -> None:
