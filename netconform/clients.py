@@ -6,7 +6,7 @@ of a client's cells run netprobe there, so the destination sees the client's own
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,12 +60,13 @@ def start(
     tool_image: str,
     kube: Kube,
     lan: Lan | None = None,
+    running: Collection[str] = (),
     netprobe: Path = NETPROBE_FILE,
 ) -> dict[str, Client]:
-    """A container per client a flow comes from, routed to the pods; `tool_image` brings `ip`
-    (the router's FRR image), run once in the client's network namespace per route."""
+    """A container per client a flow comes from (but those `running` already), routed to the
+    pods; `tool_image` brings `ip` (the router's FRR image)."""
     started: dict[str, Client] = {}
-    wanted = [s for s in outside_sources(arch) if s.kind == "client"]
+    wanted = [s for s in outside_sources(arch) if s.kind == "client" and s.name not in running]
     nodes = kube.list("cilium.io/v2", "CiliumNode") if wanted else []
     try:
         for source in wanted:
@@ -81,15 +82,21 @@ def start(
             started[source.name] = Client(source.name, container, address)
             hops = lan.node_addresses(address) if lan is not None else {}
             for cidr, hop in pod_routes(nodes, hops).items():
-                docker(
-                    *("run", "--rm", "--network", f"container:{container}"),
-                    *("--cap-add", "NET_ADMIN", "--entrypoint", "ip", *run_labels(run)),
-                    *(tool_image, "route", "replace", cidr, "via", hop),
-                )
+                route(container, cidr, hop, tool_image, run)
     except RuntimeError:
         stop(started.values())
         raise
     return started
+
+
+def route(container: str, cidr: str, hop: str, tool_image: str, run: str) -> None:
+    """The client sends to `cidr` through `hop`; `tool_image` brings `ip`, run once in the
+    client's network namespace."""
+    docker(
+        *("run", "--rm", "--network", f"container:{container}"),
+        *("--cap-add", "NET_ADMIN", "--entrypoint", "ip", *run_labels(run)),
+        *(tool_image, "route", "replace", cidr, "via", hop),
+    )
 
 
 def stop(clients: Iterable[Client]) -> None:

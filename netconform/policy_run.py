@@ -96,11 +96,14 @@ class PolicyRun:
             )
         return self.kube.apply(made)
 
-    def start_clients(self, tool_image: str, beside: lan.Lan | None) -> None:
-        """The containers of the clients that flows come from, beside kind."""
-        self.clients.update(
-            clients_.start(self.arch, self.layout.run, self.image, tool_image, self.kube, beside)
+    def start_clients(self, tool_image: str, beside: lan.Lan | None) -> dict[str, clients_.Client]:
+        """The containers of the clients that flows come from, beside kind, but those this run
+        has already; returns those it started."""
+        started = clients_.start(
+            self.arch, self.layout.run, self.image, tool_image, self.kube, beside, set(self.clients)
         )
+        self.clients.update(started)
+        return started
 
     def _node_without_workloads(self) -> str:
         nodes = self.kube.list("v1", "Node", label_selector=CONTROL_PLANE)

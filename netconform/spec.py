@@ -791,6 +791,20 @@ def _group_services(arch: Architecture) -> Iterator[tuple[str, str]]:
                     f"node port {node_port} is already {held[node_port]}'s",
                 )
             held.setdefault(node_port, f"{name} {port}")
+        if service.external and service.external_traffic_policy == "Cluster":
+            flows = arch.policy.flows
+            reached = sorted(
+                {f.from_ for f in flows if f.from_ in arch.clients and f.to in (name, WILDCARD)}
+            )
+            if reached:
+                yield (
+                    f"{where}.external_traffic_policy",
+                    f"clients reach {name!r} from outside ({', '.join(reached)}), but with "
+                    "Cluster Cilium forwards a connection to another node's pod as the world "
+                    "identity (and not from the client's address), which a rule from the client "
+                    "does not allow: only connections that pick a pod on the node they entered "
+                    "would pass. Use Local",
+                )
         if service.type == "LoadBalancer" and not any(
             pool.service_selector is None or pool.service_selector.items() <= service.labels.items()
             for pool in arch.lb_ipam.pools

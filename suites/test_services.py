@@ -25,3 +25,12 @@ def test_a_service_without_backends_answers_at_once(services):
         f"a Service with no pod behind it answered {result['verdict']} ({result.get('detail')}), "
         f"not one of {', '.join(ANSWERED_AT_ONCE)}\nreproduce: {reproduce}"
     )
+
+
+def test_each_service_answers_from_outside_only_where_the_spec_opens_it(ways_in, with_policies):
+    """From each client: every node's node port and the LoadBalancer address through every
+    node answer from the group's pods where a flow lets the client in (externalTrafficPolicy
+    Local: only nodes running one, keeping the client's address), and stay closed elsewhere, as
+    does a node port no Service holds."""
+    verdict = ways_in.judged()
+    assert verdict.ok, verdict

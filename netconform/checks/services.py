@@ -47,6 +47,7 @@ class EntryPoint:
     address: str
     pods: frozenset[str] = frozenset()
     keeps_source: bool = False
+    http: bool = False  # asked by an HTTP request (the port serves HTTP), else a TCP echo
 
     def __str__(self) -> str:
         return f"{self.service} at {self.address} via {self.node}"

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from lab.service_lab import CLIENT, CLOSED_PORT, NODE_PORT, PODS, ServiceLab, service_lab
+from lab.service_lab import CLIENT, CLOSED_PORT, NODE_PORT, POD_PORT, PODS, ServiceLab, service_lab
 from netconform.checks.services import check_exposed
-from netconform.exposure import entry_points, probe_entries
+from netconform.exposure import Exposed, closed, probe_entries
 from netconform.spec import GroupService
 from netconform.verdict import Verdict
 
@@ -29,9 +29,11 @@ def lab() -> Iterator[ServiceLab]:
 
 
 def _judged(lab: ServiceLab, declared: GroupService, allowed: bool = True) -> Verdict:
-    entries = entry_points(
-        SERVICE, declared, allowed, lab.pods_by_node, lab.node_addresses, NODE_PORT, CLOSED_PORT
+    exposed = Exposed(
+        SERVICE, declared, {POD_PORT: NODE_PORT}, frozenset({POD_PORT} if allowed else ())
     )
+    entries = exposed.through_nodes(lab.node_addresses, lab.pods_by_node)
+    entries += closed(lab.node_addresses, CLOSED_PORT)
     tries, reproduce = probe_entries(lab.site, entries, timeout=1.0, slack=10)
     return check_exposed(CLIENT, tries, reproduce)
 
@@ -87,5 +89,5 @@ def test_a_node_port_the_spec_does_not_expose_is_named(lab: ServiceLab) -> None:
     verdict = _judged(lab, LOCAL)
     assert not verdict.ok
     assert [w.cell for w in verdict.wrong] == [
-        f"{CLIENT} -> {SERVICE} at 198.18.3.2:{CLOSED_PORT} via node-b"
+        f"{CLIENT} -> no Service at 198.18.3.2:{CLOSED_PORT} via node-b"
     ]

@@ -31,7 +31,7 @@ LAPTOP = "laptop"
 
 def with_outside_sources(spec: Architecture, flows: list[dict[str, object]]) -> Architecture:
     data = yaml.safe_load(Path(spec.file).read_text())
-    data["clients"] = {LAPTOP: {"cidr": "198.18.10.100/32"}}
+    data.setdefault("clients", {})[LAPTOP] = {"cidr": "198.18.10.100/32"}
     data["policy"]["flows"] += flows
     return parse(yaml.safe_dump(data))
 
@@ -50,16 +50,22 @@ def outside_run(
     """The suites' workloads seen by a spec with a client and another node as sources."""
     variant = with_outside_sources(spec, FLOWS)
     run = PolicyRun(
-        policy_run.target, variant, policy_run.layout, policy_run.image, policy_run.externals
+        policy_run.target,
+        variant,
+        policy_run.layout,
+        policy_run.image,
+        policy_run.externals,
+        clients=dict(policy_run.clients),
     )
+    started: dict[str, clients.Client] = {}
     try:
-        run.start_clients(router_image(load_versions()), None)
+        started = run.start_clients(router_image(load_versions()), None)
         run.deploy()
         run.wait_ready(timeouts.workloads_ready)
         yield run
     finally:
         run.remove_policies()
-        clients.stop(run.clients.values())
+        clients.stop(started.values())
         run.kube.delete_namespace(run.layout.namespace(workloads.NODES), wait=False)
 
 

@@ -90,7 +90,7 @@ def test_make_style_preflight_without_tools_exits_non_zero_quickly(tmp_path: Pat
 
 def test_validate_accepts_the_default_and_reports_a_bad_file(tmp_path: Path, capsys) -> None:
     assert main(["--spec", str(ROOT / "architecture.yaml"), "validate"]) == 0
-    assert "ok (7 workloads, 7 flows)" in capsys.readouterr().out
+    assert "ok (7 workloads, 8 flows)" in capsys.readouterr().out
     bad = tmp_path / "arch.yaml"
     bad.write_text("version: 1\ncluster: {name: x, nodes: 3}\n")
     assert main(["--spec", str(bad), "validate"]) == 2
@@ -184,7 +184,7 @@ def test_local_path_refuses_a_missing_or_different_chart_file(
 )
 def test_validate_takes_the_spec_in_every_documented_form(capsys, argv: list[str]) -> None:
     assert main(argv) == 0
-    assert capsys.readouterr().out.endswith(": ok (7 workloads, 7 flows)\n")
+    assert capsys.readouterr().out.endswith(": ok (7 workloads, 8 flows)\n")
 
 
 def test_the_dry_run_prints_plain_yaml_without_anchors(capsys) -> None:
@@ -233,7 +233,7 @@ def test_analyze_passes_the_reference_policies_and_names_a_broken_one(
     path.write_text(yaml.safe_dump_all(policies.render(broken, layout)))
     assert main(["--spec", str(ROOT / "architecture.yaml"), "analyze", str(path)]) == 1
     out = capsys.readouterr().out
-    assert "analyzer: 2 of 175 cells wrong" in out
+    assert "analyzer: 2 of 196 cells wrong" in out
     assert "! wrong: prod/backend -> prod/db 5432/TCP expected connected, got dropped" in out
     assert main(["analyze", str(tmp_path / "missing.yaml")]) == 2
     assert "missing.yaml: No such file or directory" in capsys.readouterr().err

@@ -64,10 +64,10 @@ def test_cells_follow_the_declared_flows(source: str, destination: str, port: st
 
 def test_shape_of_the_default_matrix() -> None:
     # 7 workloads x 6 others x 3 ports + 7 x kube-dns x 2 + 7 x 2 externals x 1
-    # + the Gateway's Envoy (ingress) x 7 workloads x 3 ports
-    assert len(EXPECTED.cells) == 126 + 14 + 14 + 21
-    assert EXPECTED.count(ALLOWED) == 25 + 2
-    assert EXPECTED.count(DENIED) == 129 + 19
+    # + the Gateway's Envoy (ingress) and the desktop client, each x 7 workloads x 3 ports
+    assert len(EXPECTED.cells) == 126 + 14 + 14 + 21 + 21
+    assert EXPECTED.count(ALLOWED) == 25 + 2 + 1
+    assert EXPECTED.count(DENIED) == 129 + 19 + 20
     assert not any(c.source == c.destination for c in EXPECTED.cells)
 
 
@@ -99,9 +99,10 @@ def test_cells_between_workloads_are_split_by_the_placements_their_pods_offer() 
 
 
 def test_a_client_and_other_nodes_are_sources_only_where_a_flow_names_them() -> None:
-    assert {c.source.name for c in EXPECTED.cells if c.source.kind != "workload"} == {"ingress"}
+    outside = {c.source.name for c in EXPECTED.cells if c.source.kind != "workload"}
+    assert outside == {"ingress", "desktop"}
     data = yaml.safe_load((ROOT / "architecture.yaml").read_text())
-    data["clients"] = {"laptop": {"cidr": "198.18.10.100/32"}}
+    data["clients"]["laptop"] = {"cidr": "198.18.10.100/32"}
     data["policy"]["flows"] += [
         {"name": "laptop-web", "from": "laptop", "to": "frontend", "ports": ["8080/TCP"]},
         {"name": "nodes-scrape", "from": "remote-node", "to": "*", "ports": ["9090/TCP"],
@@ -114,6 +115,7 @@ def test_a_client_and_other_nodes_are_sources_only_where_a_flow_names_them() -> 
     assert allowed == {
         "ingress -> prod/frontend 8080/TCP",
         "ingress -> prod/db 5432/TCP",
+        "desktop -> prod/frontend 8080/TCP",
         "laptop -> prod/frontend 8080/TCP",
         "laptop -> staging/frontend 8080/TCP",
         "remote-node -> ops/monitoring 9090/TCP",

@@ -45,6 +45,7 @@ def test_a_spec_with_only_udp_flows_renders_without_a_tcp_readiness_probe() -> N
     data["mutual_auth"]["required_for"] = []
     data["gateway"] = {}
     data["groups"]["db"].pop("port_names", None)  # no flow reaches db's 5432/TCP any more
+    data["groups"]["monitoring"].pop("service", None)  # nor monitoring's 9090/TCP
     container = by_kind(
         workloads.render(parse(yaml.safe_dump(data)), LAYOUT, "python:3"), "Deployment"
     )[0]
@@ -99,9 +100,9 @@ def test_each_groups_service_is_rendered_as_declared() -> None:
     ]
     assert monitoring["metadata"]["labels"]["pool"] == "default"
     assert monitoring["metadata"]["labels"]["netconform.io/run"] == "ab12"
-    frontend = services[("netconform-ab12-prod", "frontend")]["spec"]
-    assert frontend["type"] == "ClusterIP" and "externalTrafficPolicy" not in frontend
-    assert [p["port"] for p in frontend["ports"]] == [5432, 8080, 9090]
+    backend = services[("netconform-ab12-prod", "backend")]["spec"]
+    assert backend["type"] == "ClusterIP" and "externalTrafficPolicy" not in backend
+    assert [p["port"] for p in backend["ports"]] == [5432, 8080, 9090]
 
 
 def test_default_deny_is_clusterwide_only_where_allowed() -> None:

@@ -100,8 +100,8 @@ BAD = {
     "flow from unknown group": (
         _edited(lambda d: _flows(d)[0].update({"from": "fronted"})),
         "policy.flows[0].from",
-        "unknown source 'fronted' (sources: backend, db, frontend, ingress, monitoring, "
-        "remote-node)",
+        "unknown source 'fronted' (sources: backend, db, desktop, frontend, ingress, "
+        "monitoring, remote-node)",
     ),
     "flow from host": (
         _edited(lambda d: _flows(d)[0].update({"from": "host"})),
@@ -161,7 +161,7 @@ BAD = {
     ),
     "duplicate flow name": (
         _edited(lambda d: _flows(d).append(dict(_flows(d)[0]))),
-        "policy.flows[7].name",
+        "policy.flows[8].name",
         "duplicate name 'frontend-to-backend'",
     ),
     "two environments, one namespace": (
@@ -445,9 +445,15 @@ BAD = {
         "groups.db.service.node_ports",
         "'db' is deployed in 2 environments",
     ),
+    "a client reaching a Service that forwards as the world": (
+        _edited(lambda d: d["groups"]["frontend"]["service"].update(
+            external_traffic_policy="Cluster")),
+        "groups.frontend.service.external_traffic_policy",
+        "clients reach 'frontend' from outside (desktop), but with Cluster Cilium forwards",
+    ),
     "a LoadBalancer no pool selects": (
-        _edited(lambda d: _service(d, "frontend", type="LoadBalancer", labels={"pool": "other"})),
-        "groups.frontend.service.labels",
+        _edited(lambda d: _service(d, "backend", type="LoadBalancer", labels={"pool": "other"})),
+        "groups.backend.service.labels",
         "no pool of lb_ipam.pools selects this LoadBalancer Service",
     ),
 }  # fmt: skip
@@ -457,16 +463,16 @@ def test_a_loadbalancer_a_pool_selects_loads() -> None:
     """Selected by the pool's labels, or by a pool without a selector (it takes every
     Service)."""
     labelled = parse(
-        _edited(lambda d: _service(d, "frontend", type="LoadBalancer", labels={"pool": "default"}))
+        _edited(lambda d: _service(d, "backend", type="LoadBalancer", labels={"pool": "default"}))
     )
-    assert labelled.groups["frontend"].service.external
+    assert labelled.groups["backend"].service.external
     catch_all = _edited(
         lambda d: (
-            _service(d, "frontend", type="LoadBalancer"),
+            _service(d, "backend", type="LoadBalancer"),
             d["lb_ipam"]["pools"].append({"name": "any", "cidr": "198.18.251.0/28"}),
         )
     )
-    assert parse(catch_all).groups["frontend"].service.type == "LoadBalancer"
+    assert parse(catch_all).groups["backend"].service.type == "LoadBalancer"
 
 
 def test_an_unquoted_off_is_off() -> None:
