@@ -10,7 +10,10 @@ exactly as they will on the router container next to kind.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -34,6 +37,16 @@ GOBGP_API = "127.0.0.1:50051"
 class Node:
     host: Host
     pod_cidr: str
+    speaker: subprocess.Popen[str] | None = None
+
+    def pause(self) -> None:
+        """The node goes silent as a paused or crashed node does: no keepalive, no close."""
+        assert self.speaker is not None
+        os.kill(self.speaker.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.speaker is not None
+        os.kill(self.speaker.pid, signal.SIGCONT)
 
 
 @dataclass
@@ -91,12 +104,18 @@ class BgpLab:
 
 
 def _gobgp_config(node: Host, bgp: Bgp, router: Peer, local_asn: int) -> str:
+    """GoBGP (Cilium's BGP library) as a node, with the spec's timers as Cilium sets them."""
+    timers = (
+        f"    hold-time = {bgp.timers.hold}\n    keepalive-interval = {bgp.timers.keepalive}\n"
+        if bgp.timers
+        else ""
+    )
     return (
         f'[global.config]\n  as = {local_asn}\n  router-id = "{node.address}"\n'
         "  port = -1\n"
         f'[[neighbors]]\n  [neighbors.config]\n    neighbor-address = "{router.address}"\n'
         f"    peer-as = {router.peer_asn}\n"
-        "  [neighbors.timers.config]\n    connect-retry = 1\n"
+        f"  [neighbors.timers.config]\n    connect-retry = 1\n{timers}"
     )
 
 
@@ -137,7 +156,7 @@ def bgp_lab(
                 asn = node_asns[i] if node_asns else bgp.local_asn
                 toml = workdir / f"{node.host.name}.toml"
                 toml.write_text(_gobgp_config(node.host, bgp, router_peer, asn))
-                lab.spawn(
+                node.speaker = lab.spawn(
                     node.host,
                     ["gobgpd", "-f", str(toml), "--api-hosts", GOBGP_API, "-l", "warn"],
                 )

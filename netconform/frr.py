@@ -51,6 +51,8 @@ def render_frr_conf(
     ]
     if connect_retry is not None:
         lines.append(f" neighbor {PEER_GROUP} timers connect {connect_retry}")
+    if bgp.timers:
+        lines.append(f" neighbor {PEER_GROUP} timers {bgp.timers.keepalive} {bgp.timers.hold}")
     lines += [f" neighbor {address} peer-group {PEER_GROUP}" for address in neighbors]
     lines += [
         " address-family ipv4 unicast",

@@ -84,20 +84,22 @@ def bgp(arch: Architecture, addresses: Mapping[str, str] | None = None) -> list[
             ]
         },
     )
-    peer_config = _object(
-        "CiliumBGPPeerConfig",
-        "netconform",
-        {
-            "families": [
-                {
-                    "afi": f"ipv{version}",
-                    "safi": "unicast",
-                    "advertisements": {"matchLabels": ADVERTISE_LABEL},
-                }
-                for version in families
-            ]
-        },
-    )
+    peer_spec: Manifest = {
+        "families": [
+            {
+                "afi": f"ipv{version}",
+                "safi": "unicast",
+                "advertisements": {"matchLabels": ADVERTISE_LABEL},
+            }
+            for version in families
+        ]
+    }
+    if arch.bgp.timers:
+        peer_spec["timers"] = {
+            "holdTimeSeconds": arch.bgp.timers.hold,
+            "keepAliveTimeSeconds": arch.bgp.timers.keepalive,
+        }
+    peer_config = _object("CiliumBGPPeerConfig", "netconform", peer_spec)
     advertisements: list[Manifest] = []
     if "pod-cidr" in arch.bgp.advertise:
         advertisements.append({"advertisementType": "PodCIDR"})

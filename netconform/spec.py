@@ -25,6 +25,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    model_validator,
 )
 
 WILDCARD = "*"
@@ -280,10 +281,27 @@ class Peer(_Strict):
     address: Address
 
 
+class BgpTimers(_Strict):
+    """How soon a peer that went silent is given up (RFC 4271): a lost node's routes stay on
+    the router for up to `hold` seconds. Both ends are configured alike (the nodes' peer
+    config and the router), since the smaller hold time is the one used."""
+
+    hold: Annotated[int, Field(ge=3, le=65535)] = 90
+    keepalive: Annotated[int, Field(ge=1, le=65535)] = 30
+
+    @model_validator(mode="after")
+    def _keepalive_within_hold(self) -> BgpTimers:
+        if self.keepalive > self.hold:
+            raise ValueError(f"keepalive {self.keepalive} s is longer than hold {self.hold} s")
+        return self
+
+
 class Bgp(_Strict):
     local_asn: Asn
     peers: list[Peer] = Field(min_length=1)
     advertise: list[Literal["pod-cidr", "lb-ips"]] = ["pod-cidr", "lb-ips"]
+    # Unset: each end's defaults (Cilium hold 90 s and keepalive 30 s, FRR 180 s and 60 s).
+    timers: BgpTimers | None = None
 
 
 class Zone(_Strict):

@@ -128,3 +128,14 @@ def check_rib(
     return Verdict(
         True, f"bgp routes: all {len(wanted)} prefixes best-path via their nodes", evidence
     )
+
+
+def check_session_lost(sessions: Mapping[str, Session], node: str) -> Verdict:
+    """The router no longer holds an Established session with `node` (a node gone silent,
+    given up once the hold time ran out)."""
+    session = sessions.get(node)
+    evidence = describe_sessions(sessions)
+    if session is not None and session.state == ESTABLISHED:
+        held = f"node {node}: session still {ESTABLISHED} ({session.prefixes} prefixes)"
+        return Verdict(False, held, evidence)
+    return Verdict(True, f"node {node}: session {session.state if session else 'gone'}", evidence)

@@ -4,14 +4,15 @@ fails them, naming what broke."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from lab.bgp_lab import BgpLab, bgp_lab
-from netconform.checks.bgp_rib import check_rib, check_sessions
-from netconform.spec import load
+from netconform.checks.bgp_rib import check_rib, check_session_lost, check_sessions
+from netconform.spec import BgpTimers, load
 from netconform.verdict import Verdict
 
 pytestmark = pytest.mark.lab
@@ -119,3 +120,58 @@ def test_a_broken_session_is_named(mutation: str) -> None:
         assert lab.until(lambda: check_sessions(lab.sessions(), healthy), lambda v: v.ok).ok
         verdict = sessions_verdict(lab)
         assert not verdict.ok and words in verdict.summary and broken in verdict.summary, verdict
+
+
+HOLD = 3
+SILENCE_SLACK = 3.0
+
+
+def _until_lost(lab: BgpLab, node: str, within: float) -> tuple[Verdict, float]:
+    """The router's session with `node` judged until lost, at most `within` seconds."""
+    started = time.monotonic()
+    verdict = check_session_lost(lab.sessions(), node)
+    while not verdict.ok and time.monotonic() - started < within:
+        time.sleep(0.2)
+        verdict = check_session_lost(lab.sessions(), node)
+    return verdict, time.monotonic() - started
+
+
+@pytest.mark.parametrize(
+    ("timers", "lost"),
+    [(BgpTimers(hold=HOLD, keepalive=1), True), (None, False)],
+    ids=["spec timers", "default timers"],
+)
+def test_a_silent_node_is_given_up_within_the_hold_time_and_peers_again(
+    timers: BgpTimers | None, lost: bool
+) -> None:
+    """Load balancer redundancy on real daemons: a node gone silent (its speaker paused, as a
+    paused node container is) loses its session on the router within the spec's hold time,
+    its pod CIDR goes and its LB address stays through the other nodes; resumed, it peers again
+    and its routes return. Without the spec's timers (the 90 s default) the session is still
+    held when the budget is over, and the check says so."""
+    assert BGP is not None
+    with bgp_lab(BGP.model_copy(update={"timers": timers}), POD_CIDRS, LB_IPS) as lab:
+        announce_healthy(lab)
+        assert lab.until(lambda: routes_verdict(lab), lambda v: v.ok).ok
+        silent, others = lab.nodes[0], lab.nodes[1:]
+        silent.pause()
+        try:
+            verdict, took = _until_lost(lab, silent.host.address, HOLD + SILENCE_SLACK)
+            if not lost:
+                assert not verdict.ok
+                assert f"node {silent.host.address}: session still Established" in verdict.summary
+                return
+            assert verdict.ok, verdict
+            assert took <= HOLD + SILENCE_SLACK
+            remaining = {node.host.address for node in others}
+            wanted = {ip: remaining for ip in LB_IPS}
+            wanted.update({node.pod_cidr: {node.host.address} for node in others})
+            without = lab.until(
+                lambda: check_rib(lab.rib(), wanted, lab.node_addresses, (silent.pod_cidr,)),
+                lambda v: v.ok,
+            )
+            assert without.ok, without
+        finally:
+            silent.resume()
+        back = lab.until(lambda: routes_verdict(lab), lambda v: v.ok)
+        assert back.ok, back

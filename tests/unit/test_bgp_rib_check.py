@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from netconform.checks.bgp_rib import check_rib, check_sessions, parse_rib, parse_sessions
+from pathlib import Path
+
+from netconform.checks.bgp_rib import (
+    check_rib,
+    check_session_lost,
+    check_sessions,
+    parse_rib,
+    parse_sessions,
+)
 from netconform.frr import BLACKHOLE, render_frr_conf
-from netconform.spec import Bgp
+from netconform.manifests import bgp
+from netconform.spec import Bgp, load
+
+ROOT = Path(__file__).resolve().parents[2]
 
 NODES = ["198.18.0.11", "198.18.0.12"]
 FRR_8_4 = {
@@ -80,3 +91,33 @@ def test_frr_conf_blackholes_what_no_node_announces_before_bgp() -> None:
     lines = conf.splitlines()
     assert lines.index("ip route 198.18.250.0/28 blackhole") < lines.index("router bgp 64513")
     assert "ip route" not in render_frr_conf(bgp, bgp.peers[0], NODES)
+
+
+def test_both_ends_get_the_specs_timers_and_none_without_them() -> None:
+    peer = {"name": "frr", "peer_asn": 64513, "address": "198.18.0.1"}
+    timed = Bgp.model_validate(
+        {"local_asn": 64512, "peers": [peer], "timers": {"hold": 9, "keepalive": 3}}
+    )
+    arch = load(ROOT / "architecture.yaml").model_copy(update={"bgp": timed})
+    peer_config = next(m for m in bgp(arch) if m["kind"] == "CiliumBGPPeerConfig")
+    assert peer_config["spec"]["timers"] == {"holdTimeSeconds": 9, "keepAliveTimeSeconds": 3}
+    assert " neighbor nodes timers 3 9" in render_frr_conf(timed, timed.peers[0], NODES)
+    plain = Bgp.model_validate({"local_asn": 64512, "peers": [peer]})
+    assert " timers 3" not in render_frr_conf(plain, plain.peers[0], NODES)
+    untimed = arch.model_copy(update={"bgp": plain})
+    assert (
+        "timers" not in next(m for m in bgp(untimed) if m["kind"] == "CiliumBGPPeerConfig")["spec"]
+    )
+
+
+def test_a_session_still_established_is_not_lost() -> None:
+    sessions = parse_sessions(
+        {"ipv4Unicast": {"peers": {"198.18.0.11": {"state": "Established", "pfxRcd": 2}}}}
+    )
+    held = check_session_lost(sessions, "198.18.0.11")
+    assert (
+        not held.ok and held.summary == "node 198.18.0.11: session still Established (2 prefixes)"
+    )
+    assert check_session_lost(sessions, "198.18.0.12").ok
+    idle = parse_sessions({"ipv4Unicast": {"peers": {"198.18.0.11": {"state": "Idle"}}}})
+    assert check_session_lost(idle, "198.18.0.11").summary == "node 198.18.0.11: session Idle"

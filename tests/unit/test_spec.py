@@ -451,6 +451,16 @@ BAD = {
         "groups.frontend.service.external_traffic_policy",
         "clients reach 'frontend' from outside (desktop), but with Cluster Cilium forwards",
     ),
+    "a keepalive longer than the hold time": (
+        _edited(lambda d: d["bgp"].update(timers={"hold": 9, "keepalive": 10})),
+        "bgp.timers",
+        "keepalive 10 s is longer than hold 9 s",
+    ),
+    "a hold time BGP refuses": (
+        _edited(lambda d: d["bgp"].update(timers={"hold": 2})),
+        "bgp.timers.hold",
+        "greater than or equal to 3",
+    ),
     "a LoadBalancer no pool selects": (
         _edited(lambda d: _service(d, "backend", type="LoadBalancer", labels={"pool": "other"})),
         "groups.backend.service.labels",
