@@ -1,6 +1,7 @@
 """A Service reached from outside, on real packets: three nodes on one switch, a pod behind
-each of the first two, a client beside them. Each node translates its node port in nftables as
-a kube-proxy replacement would: with externalTrafficPolicy Local to its own pod only (a node
+each of the first two, a client beside them that sends the LoadBalancer address through any
+node. Each node translates its node port and that address in nftables as a kube-proxy
+replacement would: with externalTrafficPolicy Local to its own pod only (a node
 without one has nothing there), with Cluster to any pod, masquerading what it sends to
 another node's. Mutations rewrite one node's rules."""
 
@@ -18,6 +19,7 @@ NODE_PORT = 30080
 CLOSED_PORT = 30999
 POD_PORT = 8080
 CLIENT = "198.18.3.100"
+BALANCER = "198.18.4.10"
 NODES = {"node-a": "198.18.3.1", "node-b": "198.18.3.2", "node-c": "198.18.3.3"}
 PODS = {"node-a": ("pod-a", "198.18.10.10"), "node-b": ("pod-b", "198.18.11.10")}
 
@@ -42,14 +44,18 @@ class ServiceLab:
         return {node: [pod] for node, (pod, _) in PODS.items()}
 
     def translate(self, node: str, ports: Mapping[int, list[str]], masquerade: bool) -> None:
-        """Node `node` sends what arrives on each port to one of its pods, picked at random
-        per connection (none: nothing listens there), masquerading it if asked."""
+        """Node `node` sends what arrives on each port (and on the LoadBalancer address) to one
+        of its pods, picked at random per connection (none: nothing listens there),
+        masquerading it if asked."""
         pre, chains = [], []
         for port, to in sorted(ports.items()):
             if not to:
                 continue
             picks = ", ".join(f"{i} : jump to-{port}-{pod}" for i, pod in enumerate(to))
-            pre.append(f"tcp dport {port} numgen random mod {len(to)} vmap {{ {picks} }}")
+            # The LoadBalancer address goes where its node port goes, as Cilium's do.
+            matched = [f"tcp dport {port}"]
+            matched += [f"ip daddr {BALANCER} tcp dport {POD_PORT}"] if port == NODE_PORT else []
+            pre += [f"{m} numgen random mod {len(to)} vmap {{ {picks} }}" for m in matched]
             chains += [
                 f"  chain to-{port}-{pod} {{\n"
                 f"    meta l4proto tcp dnat to {self.pods[pod]}:{POD_PORT}\n  }}"
@@ -67,6 +73,14 @@ class ServiceLab:
             f"    {post}\n  }}\n"
             "}\n",
         )
+
+    def balancer_through(self, node: str) -> None:
+        """The client sends the LoadBalancer address through `node`, as a router would."""
+        done = self.client.exec.run(
+            ["ip", "route", "replace", f"{BALANCER}/32", "via", NODES[node]], timeout=10
+        )
+        if done.rc:
+            raise RuntimeError(f"route to {BALANCER} via {node}: {done.stderr.strip()}")
 
     def local(self) -> None:
         """externalTrafficPolicy Local: each node to its own pod, the source kept."""

@@ -9,7 +9,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from lab.service_lab import CLIENT, CLOSED_PORT, NODE_PORT, POD_PORT, PODS, ServiceLab, service_lab
+from lab.service_lab import (
+    BALANCER,
+    CLIENT,
+    CLOSED_PORT,
+    NODE_PORT,
+    POD_PORT,
+    PODS,
+    ServiceLab,
+    service_lab,
+)
 from netconform.checks.services import check_exposed
 from netconform.exposure import Exposed, closed, probe_entries
 from netconform.spec import GroupService
@@ -90,4 +99,34 @@ def test_a_node_port_the_spec_does_not_expose_is_named(lab: ServiceLab) -> None:
     assert not verdict.ok
     assert [w.cell for w in verdict.wrong] == [
         f"{CLIENT} -> no Service at 198.18.3.2:{CLOSED_PORT} via node-b"
+    ]
+
+
+def test_the_balancer_address_answers_only_through_nodes_with_a_pod_under_local(
+    lab: ServiceLab,
+) -> None:
+    """The pool address sent through each node in turn (a router's ECMP picks any): under
+    Local only the nodes running a pod answer; one that forwards anyway is named."""
+    exposed = Exposed(
+        SERVICE, LOCAL, {POD_PORT: NODE_PORT}, frozenset({POD_PORT}), addresses=[BALANCER]
+    )
+
+    def through_every_node() -> Verdict:
+        tries, reproduce = {}, {}
+        for node in lab.nodes:
+            lab.balancer_through(node)
+            entries = exposed.through_balancer(node, lab.pods_by_node)
+            more, again = probe_entries(lab.site, entries, timeout=1.0, slack=10)
+            tries.update(more)
+            reproduce.update(again)
+        return check_exposed(CLIENT, tries, reproduce)
+
+    lab.local()
+    healthy = through_every_node()
+    assert healthy.ok, healthy
+    assert "2 open and 1 closed" in healthy.summary
+    lab.translate("node-c", {NODE_PORT: ["pod-b"]}, masquerade=True)
+    verdict = through_every_node()
+    assert [w.cell for w in verdict.wrong] == [
+        f"{CLIENT} -> {SERVICE} at {BALANCER}:{POD_PORT} via node-c"
     ]
