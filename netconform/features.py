@@ -104,6 +104,12 @@ FEATURES: Mapping[str, Feature] = {
             "(high_availability.operator_failover)",
             "operator-failover",
         ),
+        Feature(
+            "node_loss",
+            "load balancer redundancy: a lost node's LoadBalancer traffic moves to the others",
+            lambda a: a.high_availability.node_loss,
+            "architecture.yaml does not ask for node loss (high_availability.node_loss)",
+        ),
         Feature("lb_ipam", "LoadBalancer IP allocation from pools", lambda a: True, ""),
         Feature("dns", "the cluster's DNS: split DNS and CoreDNS redundancy", lambda a: True, ""),
         Feature(

@@ -54,6 +54,15 @@ class LbScenario:
         returns once all are available."""
         selector = {workloads.GROUP_LABEL: BACKEND}
         spec = workloads.netprobe_pod_spec(image, [PortSpec(BACKEND_PORT, "TCP")], selector)
+        # One per node where it can: a lost node then leaves backends on the others.
+        spec["topologySpreadConstraints"] = [
+            {
+                "maxSkew": 1,
+                "topologyKey": "kubernetes.io/hostname",
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": {"matchLabels": selector},
+            }
+        ]
         deployment = {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
@@ -128,8 +137,10 @@ class LbScenario:
         port: int = 80,
         annotations: Mapping[str, str] | None = None,
         labels: Mapping[str, str] | None = None,
+        local: bool = False,
     ) -> str:
-        """A LoadBalancer Service; `labels` (a spec pool's selector) replace the scenario's."""
+        """A LoadBalancer Service; `labels` (a spec pool's selector) replace the scenario's;
+        `local`: externalTrafficPolicy Local."""
         chosen = (
             dict(labels) if labels is not None else {SCENARIO_LABEL: self.test_id, "color": color}
         )
@@ -146,6 +157,8 @@ class LbScenario:
             },
             "spec": {"type": "LoadBalancer", "ports": [port_spec]},
         }
+        if local:
+            manifest["spec"]["externalTrafficPolicy"] = "Local"
         if self.backend:
             manifest["spec"]["selector"] = dict(self.backend)
         self.kube.apply([manifest])

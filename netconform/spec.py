@@ -403,10 +403,15 @@ class MutualAuth(_Strict):
 class HighAvailability(_Strict):
     """Two Cilium operators behind leader election (cluster/values/operator-failover.yaml):
     the leader deleted, another leads within `failover_budget` seconds and LB IPAM allocates
-    again."""
+    again. Load balancer redundancy under BGP: a lost node is given up by the router once the
+    hold time runs out."""
 
     operator_failover: bool = False
     failover_budget: Annotated[float, Field(gt=0, le=600)] = 30.0
+    # A node lost (its container paused, as a frozen node is): the LoadBalancer address it
+    # carried answers from outside through the other nodes again within `node_loss_budget`.
+    node_loss: bool = False
+    node_loss_budget: Annotated[float, Field(gt=0, le=600)] = 15.0
 
 
 class CiliumSource(_Strict):
@@ -834,6 +839,28 @@ def _group_services(arch: Architecture) -> Iterator[tuple[str, str]]:
             )
 
 
+def _node_loss(arch: Architecture) -> Iterator[tuple[str, str]]:
+    """Node loss is measured on a LoadBalancer address the nodes announce to the router, which
+    gives a silent node up only when the hold time runs out."""
+    ha = arch.high_availability
+    if not ha.node_loss:
+        return
+    where = "high_availability.node_loss"
+    if arch.bgp is None or "lb-ips" not in arch.bgp.advertise or not arch.lb_ipam.pools:
+        yield where, "needs bgp advertising lb-ips and a pool in lb_ipam.pools"
+    elif arch.bgp.timers is None:
+        yield (
+            where,
+            "needs bgp.timers: with the default hold time (90 s) a lost node keeps its routes",
+        )
+    elif ha.node_loss_budget < arch.bgp.timers.hold:
+        yield (
+            f"{where}_budget",
+            f"{ha.node_loss_budget:g} s is shorter than the BGP hold time "
+            f"({arch.bgp.timers.hold} s), for which the router keeps sending to a lost node",
+        )
+
+
 def _routing_mistakes(arch: Architecture) -> Iterator[tuple[str, str]]:
     """Addresses that would hollow out the BGP and LB IPAM suites."""
     pools = arch.lb_ipam.pools
@@ -961,6 +988,7 @@ def parse(text: str, source: str = SPEC_FILE) -> Architecture:
         *_dns_mistakes(arch),
         *_routing_mistakes(arch),
         *_group_services(arch),
+        *_node_loss(arch),
         *_route_mistakes(arch),
     ]
     if problems:

@@ -1,6 +1,8 @@
 """High availability on the real cluster: connections across nodes live through a restart of
 the Cilium agent at either end, no denied cell connects while an agent is away, and new
-connections resume (the longest gap is measured, printed and kept in results.json)."""
+connections resume (the longest gap is measured, printed and kept in results.json); another
+operator leads when the leader goes; a paused node that carried a LoadBalancer address is
+given up by the router and the address answers through the other nodes within the budget."""
 
 from __future__ import annotations
 
@@ -43,3 +45,16 @@ def test_another_operator_leads_and_allocates_after_the_leader_goes(
         assert verdict.ok, f"LB IPAM after the failover: {verdict}"
     finally:
         backend.delete_service(service)
+
+
+@pytest.mark.requires("node_loss", "bgp", "lb_ipam")
+def test_a_lost_node_is_given_up_and_its_lb_address_answers_through_the_others(
+    node_loss, capsys: pytest.CaptureFixture[str], record_property
+) -> None:
+    outcome = node_loss.lose_the_node_in_use()
+    record_property("node_loss", outcome.figure)
+    with capsys.disabled():
+        print(f"\n{outcome.figure}")
+    assert outcome.lost.ok, f"the router kept the lost node: {outcome.lost}"
+    assert outcome.disruption.ok, outcome.disruption
+    assert outcome.back.ok, f"after the node returned: {outcome.back}"

@@ -461,6 +461,21 @@ BAD = {
         "bgp.timers.hold",
         "greater than or equal to 3",
     ),
+    "node loss without BGP timers": (
+        _edited(lambda d: d["bgp"].pop("timers")),
+        "high_availability.node_loss",
+        "needs bgp.timers: with the default hold time (90 s) a lost node keeps its routes",
+    ),
+    "a node loss budget under the hold time": (
+        _edited(lambda d: d["high_availability"].update(node_loss_budget=10)),
+        "high_availability.node_loss_budget",
+        "10 s is shorter than the BGP hold time (15 s)",
+    ),
+    "node loss without BGP": (
+        _edited(lambda d: d.pop("bgp")),
+        "high_availability.node_loss",
+        "needs bgp advertising lb-ips and a pool in lb_ipam.pools",
+    ),
     "a LoadBalancer no pool selects": (
         _edited(lambda d: _service(d, "backend", type="LoadBalancer", labels={"pool": "other"})),
         "groups.backend.service.labels",
