@@ -94,12 +94,12 @@ def _exposed_problem(
     client: str, entry: EntryPoint, results: Sequence[Mapping[str, Any]]
 ) -> str | None:
     verdicts = [str(r.get("verdict")) for r in results]
+    through = [r for r in results if _got_through(str(r.get("verdict")))]
     if not entry.pods:
-        leaked = verdicts.count("connected")
-        return f"{leaked} of {len(results)} connections accepted" if leaked else None
-    answered = [(r.get("response") or {}) for r in results if r.get("verdict") == "connected"]
+        return f"{len(through)} of {len(results)} connections accepted" if through else None
+    answered = [r.get("response") or {} for r in through]
     if len(answered) < len(results):
-        failed = sorted({v for v in verdicts if v != "connected"})
+        failed = sorted({v for v in verdicts if not _got_through(v)})
         return f"{len(results) - len(answered)} of {len(results)} tries {'/'.join(failed)}"
     strangers = sorted({str(a.get("pod")) for a in answered} - entry.pods)
     if strangers:
@@ -109,3 +109,8 @@ def _exposed_problem(
         if seen:
             return f"the pod saw the client as {', '.join(seen)}, not {client}"
     return None
+
+
+def _got_through(verdict: str) -> bool:
+    """A connection accepted: a TCP echo's, or any HTTP answer (the server is reached)."""
+    return verdict == "connected" or verdict.startswith("http-")

@@ -78,3 +78,10 @@ def test_a_remote_pod_answering_at_a_local_entry_or_a_failed_try_is_named():
 def test_a_source_rewritten_where_it_need_not_be_kept_holds():
     cluster = EntryPoint("prod/frontend", "worker2", "172.18.0.4:30080", frozenset({"fe-a"}))
     assert check_exposed(CLIENT, {cluster: [_answer("fe-a", "172.18.0.4")]}).ok
+
+
+def test_an_http_answer_is_a_connection_either_way():
+    answer = {"verdict": "http-200", "response": {"pod": "fe-a", "client": f"{CLIENT}:1"}}
+    assert check_exposed(CLIENT, {LOCAL: [answer]}).ok
+    leaked = check_exposed(CLIENT, {CLOSED: [answer]})
+    assert not leaked.ok and "1 of 1 connections accepted" in leaked.evidence
