@@ -105,6 +105,16 @@ FEATURES: Mapping[str, Feature] = {
             "operator-failover",
         ),
         Feature(
+            "exposed_services",
+            "NodePort and LoadBalancer Services reached from clients outside the cluster",
+            lambda a: (
+                any(f.from_ in a.clients for f in a.policy.flows)
+                and any(g.service.external for g in a.groups.values())
+            ),
+            "architecture.yaml exposes no group's Service (groups.<group>.service) to a client "
+            "outside the cluster (clients)",
+        ),
+        Feature(
             "node_loss",
             "load balancer redundancy: a lost node's LoadBalancer traffic moves to the others",
             lambda a: a.high_availability.node_loss,

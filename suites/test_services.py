@@ -27,6 +27,7 @@ def test_a_service_without_backends_answers_at_once(services):
     )
 
 
+@pytest.mark.requires("exposed_services")
 def test_each_service_answers_from_outside_only_where_the_spec_opens_it(ways_in, with_policies):
     """From each client: every node's node port and the LoadBalancer address through every
     node answer from the group's pods where a flow lets the client in (externalTrafficPolicy
