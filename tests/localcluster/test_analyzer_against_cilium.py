@@ -149,7 +149,9 @@ def test_the_prediction_is_what_cilium_does(
     scenario: str, policy_run: PolicyRun, reachability
 ) -> None:  # type: ignore[no-untyped-def]
     manifests = SCENARIOS[scenario](policy_run)
-    predicted = predictions(policy_run.arch, manifests, policy_run.layout, policy_run.externals)
+    predicted = predictions(
+        policy_run.arch, manifests, policy_run.layout, policy_run.probed_addresses
+    )
     undecided = [f"{c}: {p.why}" for c, p in predicted.items() if p.verdict == UNDECIDED]
     assert not undecided, f"these policies should be decidable: {undecided[:3]}"
     policy_run.remove_policies()
@@ -167,7 +169,9 @@ def test_a_prediction_that_misses_a_deny_is_caught(policy_run: PolicyRun, reacha
     """The comparison bites: predicted without the deny, applied with it, the cells the deny
     drops are named."""
     applied = SCENARIOS["deny over allow"](policy_run)
-    predicted = predictions(policy_run.arch, applied[:1], policy_run.layout, policy_run.externals)
+    predicted = predictions(
+        policy_run.arch, applied[:1], policy_run.layout, policy_run.probed_addresses
+    )
     policy_run.remove_policies()
     policy_run.apply_policies(applied)
     engine = reachability.engine

@@ -31,7 +31,9 @@ def test_a_random_policy_set_does_what_the_analyzer_predicts(
     record_property: Callable[[str, object], None],
 ) -> None:
     manifests = policy_set(seed, policy_run.layout, policy_run.externals)
-    predicted = predictions(policy_run.arch, manifests, policy_run.layout, policy_run.externals)
+    predicted = predictions(
+        policy_run.arch, manifests, policy_run.layout, policy_run.probed_addresses
+    )
     decided = reachability.probed(predicted_matrix(predicted))
     undecided = sum(1 for p in predicted.values() if p.verdict == UNDECIDED)
     record_property("cells", f"{len(decided.cells)} decided, {undecided} undecided")
