@@ -155,8 +155,28 @@ def down(timeout: float = 60) -> str:
         if time.monotonic() > deadline:
             raise EngineError(f"still running after {timeout:g}s: {_children()}")
         time.sleep(0.3)
+    _unmount_under(EXEC_ROOT)
     shutil.rmtree(EXEC_ROOT, ignore_errors=True)
+    if EXEC_ROOT.exists():
+        left = sorted(str(path) for path in EXEC_ROOT.rglob("*"))
+        raise EngineError(f"{EXEC_ROOT} could not be removed, it still holds {left}")
     return f"docker engine stopped ({len(running)} container(s) removed)"
+
+
+def _mounts_under(root: Path) -> list[str]:
+    """Mount points below root, deepest first; mountinfo escapes blanks as octal."""
+    points = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = line.split()[4].encode().decode("unicode_escape")
+        if Path(point).is_relative_to(root):
+            points.append(point)
+    return sorted(points, key=len, reverse=True)
+
+
+def _unmount_under(root: Path) -> None:
+    """dockerd may leave its netns/default bind mount behind, which keeps the directory busy."""
+    for point in _mounts_under(root):
+        subprocess.run(["umount", "--lazy", point], capture_output=True, check=False)
 
 
 def main(argv: list[str] | None = None) -> int:

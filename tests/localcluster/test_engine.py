@@ -74,6 +74,8 @@ def test_networks_come_from_the_lab_range(running: None) -> None:
 
 def test_down_leaves_no_process(running: None) -> None:
     docker("run", "-d", "--name", "netconform-sleeper", IMAGE, "sh", "-c", "sleep 300")
+    # A host-network container leaves dockerd's netns/default mount under the exec root.
+    assert docker("run", "--rm", "--network", "host", IMAGE, "sh", "-c", "true").returncode == 0
     assert "container(s) removed" in engine.down()
     assert engine._running_pid() is None
     for name in ("dockerd", "containerd", "containerd-shim"):
