@@ -674,6 +674,17 @@ def probe_main(data: bytes) -> tuple[dict[str, Any], int]:
     return {"results": run_batch(probes)}, 0
 
 
+def session_main(lines: Any, out: Any) -> int:
+    """Batches one JSON line each, answered one JSON line each, until stdin ends: one process
+    (and one exec into its pod) serves a whole run instead of one per batch."""
+    for line in lines:
+        if line.strip():
+            output, _ = probe_main(line)
+            out.write(json.dumps(output).encode() + b"\n")
+            out.flush()
+    return 0
+
+
 # --- serve -----------------------------------------------------------------------------------
 
 
@@ -1036,6 +1047,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the probes given as JSON on stdin, print verdicts as JSON",
         description='Reads {"probes": [...], "timeout": s}, a list or one probe object on stdin.',
     )
+    modes.add_parser(
+        "session",
+        help="like probe, for many batches: one JSON line in, one JSON line out, until EOF",
+        description="Each line on stdin is a batch as probe reads it; each answer is one line.",
+    )
     capture_cmd = modes.add_parser(
         "capture",
         help="count packets per flow on an interface and look for a marker in clear text",
@@ -1058,6 +1074,8 @@ def main(argv: list[str] | None = None) -> int:
         output, code = probe_main(sys.stdin.buffer.read())
         print(json.dumps(output), flush=True)
         return code
+    if args.mode == "session":
+        return session_main(sys.stdin.buffer, sys.stdout.buffer)
     if args.mode == "capture":
         return capture_main(args)
     for proto in PROTOS:

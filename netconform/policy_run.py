@@ -29,7 +29,7 @@ from netconform.matrix import (
     workload_endpoints,
 )
 from netconform.podexec import PodExec
-from netconform.probe_client import NETPROBE_ARGV, ProbeSite
+from netconform.probe_client import ProbeSession, ProbeSite
 from netconform.probing import MatrixProber
 from netconform.sources import POLICY_KINDS, UserConfig
 from netconform.spec import Architecture
@@ -76,6 +76,8 @@ class PolicyRun:
     clients: dict[str, clients_.Client] = field(default_factory=dict)
     # The policies this run deleted, by kind, name and namespace: one given again is re-created.
     deleted: set[tuple[str, str, str | None]] = field(default_factory=set)
+    # netprobe kept running in each probing pod for the whole run, by namespace and pod.
+    sessions: dict[tuple[str, str], ProbeSession] = field(default_factory=dict)
 
     @property
     def kube(self) -> Kube:
@@ -241,14 +243,10 @@ class PolicyRun:
         by address."""
         pods = self.running_pods()
         targets = ProbeTargets()
-        core = self.kube.core()
         for endpoint, running in pods.items():
             namespace = self.layout.namespace(str(endpoint.environment))
             prober = running[0]
-            targets.sites[endpoint] = ProbeSite(
-                PodExec(core, namespace, prober["metadata"]["name"], context=self.target.context),
-                NETPROBE_ARGV,
-            )
+            targets.sites[endpoint] = self._session(namespace, prober["metadata"]["name"])
             targets.addresses[endpoint] = prober["status"]["podIP"]
             node = prober["spec"].get("nodeName")
             for destination, candidates in pods.items():
@@ -286,13 +284,19 @@ class PolicyRun:
         namespace = self.layout.namespace(workloads.NODES)
         [pod] = self.kube.list("v1", "Pod", namespace)
         node = pod["spec"]["nodeName"]
-        core = self.kube.core()
-        exec_ = PodExec(core, namespace, pod["metadata"]["name"], context=self.target.context)
-        targets.sites[REMOTE_NODE] = ProbeSite(exec_, NETPROBE_ARGV)
+        targets.sites[REMOTE_NODE] = self._session(namespace, pod["metadata"]["name"])
         for destination, running in pods.items():
             elsewhere = [p for p in running if p["spec"].get("nodeName") != node]
             if elsewhere:
                 targets.placed[(REMOTE_NODE, destination, "")] = elsewhere[0]["status"]["podIP"]
+
+    def _session(self, namespace: str, pod: str) -> ProbeSession:
+        """The pod's netprobe session, started on its first batch and kept until cleanup."""
+        key = (namespace, pod)
+        if key not in self.sessions:
+            exec_ = PodExec(self.kube.core(), namespace, pod, context=self.target.context)
+            self.sessions[key] = ProbeSession(exec_)
+        return self.sessions[key]
 
     def prober(self, timeout: float, exec_slack: float) -> MatrixProber:
         """Probes from this run's pods; 53/UDP asks a real question (DNS ignores an echo)."""
@@ -343,6 +347,8 @@ class PolicyRun:
         """Remove everything of this run: its namespaces and anything cluster-scoped it made."""
         # The user's own policies carry none of the run's labels: remove them by name.
         removed = [f"{p['kind']} {p['metadata']['name']}" for p in self.applied_policies]
+        for session in self.sessions.values():
+            session.close()
         self.remove_policies()
         selector = f"{RUN_LABEL}={self.layout.run}"
         removed += self.kube.delete_by_label([CLUSTER_SCOPED_POLICY], selector)
