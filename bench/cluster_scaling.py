@@ -83,11 +83,16 @@ class SizeFigures:
         )
 
 
+# Every process of the container but the shell that reads them.
+EVERY_PROCESS = 'for p in /proc/[0-9]*; do [ "$p" = /proc/$$ ] || cat "$p/status"; done'
+
+
 def _rss_mib(site: PodExec) -> float:
-    """PID 1's resident memory in the container (the agent, netprobe)."""
-    status = site.run(["cat", "/proc/1/status"], timeout=30).stdout
-    kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))
-    return int(kib) / 1024
+    """The container's resident memory (the agent; a probing pod's netprobe server and its
+    probe session)."""
+    status = site.run(["sh", "-c", EVERY_PROCESS], timeout=30).stdout
+    kib = [int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")]
+    return sum(kib) / 1024
 
 
 def _agents(kube: Kube) -> list[PodExec]:
