@@ -43,6 +43,7 @@ GOAL_SLACK = 10.0
 MIB = 1024 * 1024
 # The agents' histogram of the time an endpoint's regeneration takes, by scope.
 REGENERATION = "cilium_endpoint_regeneration_time_stats_seconds"
+WRONG_SHOWN = 8
 
 
 @dataclass
@@ -63,6 +64,8 @@ class SizeFigures:
     probe_rss_mib: float
     regeneration_p90_ms: float
     wrong_cells: int
+    # The last round's wrong cells (at most WRONG_SHOWN), each with what was seen.
+    wrong_seen: list[str]
 
     @property
     def goal_s(self) -> float:
@@ -80,7 +83,7 @@ class SizeFigures:
             f"{self.nodes_used_mib:.0f} MiB, agent {self.agent_rss_mib:.0f} MiB, probe pod "
             f"{self.probe_rss_mib:.0f} MiB, regeneration p90 {self.regeneration_p90_ms:.0f} ms, "
             f"{self.wrong_cells} wrong cells"
-        )
+        ) + "".join(f"\n    wrong: {seen}" for seen in self.wrong_seen)
 
 
 # Every process of the container but the shell that reads them.
@@ -132,18 +135,26 @@ def _bytes(text: str) -> float:
     return float(text[: -len(unit)]) * units[unit]
 
 
-def _converge_time(prober: MatrixProber, run: PolicyRun) -> tuple[float, int, float]:
+def _converge_time(prober: MatrixProber, run: PolicyRun) -> tuple[float, list[str], float]:
     """(seconds from the policies' apply to the first round of the final matching streak,
-    wrong cells of the last round, median seconds of a round once converged)."""
+    the last round's wrong cells as seen, median seconds of a round once converged)."""
     expected = prober.probed(expected_matrix(run.arch))
     started = time.monotonic()
     run.apply_policies()
     marks: list[tuple[bool, float, float]] = []
+    wrong: list[str] = []
 
     def observe() -> dict:
         begun = time.monotonic()
         observed = prober.observe(expected.cells)
-        marks.append((not wrong_cells(expected, observed), begun, time.monotonic() - begun))
+        took = time.monotonic() - begun
+        wrong[:] = [
+            f"{cell}: expected {expected.cells[cell]}, saw {observed[cell].verdict} "
+            f"{observed[cell].detail}".strip()
+            for cell in wrong_cells(expected, observed)
+        ]
+        marks.append((not wrong, begun, took))
+        print(f"   round {len(marks)}: {took:.1f}s, {len(wrong)} wrong cells", flush=True)
         return observed
 
     policy = Convergence(DEFAULT_TIMEOUTS.convergence * 4, DEFAULT_TIMEOUTS.consistent_rounds)
@@ -151,7 +162,6 @@ def _converge_time(prober: MatrixProber, run: PolicyRun) -> tuple[float, int, fl
     streak = rounds.streak()
     first = marks[-streak][1] if streak else time.monotonic()
     rounds_s = [seconds for _, _, seconds in marks[-streak:]] or [marks[-1][2]]
-    wrong = len(wrong_cells(expected, rounds.history[-1]))
     return first - started, wrong, statistics.median(rounds_s)
 
 
@@ -189,7 +199,8 @@ def measure(
             agent_rss_mib=max(_rss_mib(agent) for agent in agents),
             probe_rss_mib=_rss_mib(some_pod),
             regeneration_p90_ms=regeneration_p90_ms(agents),
-            wrong_cells=wrong,
+            wrong_cells=len(wrong),
+            wrong_seen=wrong[:WRONG_SHOWN],
         )
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from netconform.exec import ExecTimeout
+from netconform.exec import ChannelClosed, ExecTimeout
 from netconform.kube import Kube
 from netconform.manifest import MANAGED_BY
 from netconform.podexec import PodExec
@@ -91,6 +91,37 @@ def test_exit_code_and_stderr_come_back(netprobe_pod: PodExec) -> None:
 def test_a_hanging_command_times_out(netprobe_pod: PodExec) -> None:
     with pytest.raises(ExecTimeout, match="still running after 2s"):
         netprobe_pod.run(["sleep", "30"], timeout=2)
+
+
+def test_a_channel_carries_batch_after_batch_to_one_netprobe(netprobe_pod: PodExec) -> None:
+    channel = netprobe_pod.open([*NETPROBE_ARGV, "session"])
+    try:
+        for port, verdict in ((18080, "connected"), (18081, "refused"), (18080, "connected")):
+            batch = {"probes": [{"tcp": f"127.0.0.1:{port}"}]}
+            [result] = json.loads(channel.ask(json.dumps(batch), timeout=30))["results"]
+            assert result["verdict"] == verdict
+        assert "error" in json.loads(channel.ask("not json", timeout=30))
+    finally:
+        channel.close()
+
+
+def test_a_channel_whose_command_ended_says_so(netprobe_pod: PodExec) -> None:
+    channel = netprobe_pod.open(["sh", "-c", 'read line; echo "$line"'])
+    try:
+        assert channel.ask("first", timeout=30) == "first"
+        with pytest.raises(ChannelClosed, match=f"exec in {NAMESPACE}/netprobe"):
+            channel.ask("second", timeout=30)
+    finally:
+        channel.close()
+
+
+def test_a_silent_channel_times_out(netprobe_pod: PodExec) -> None:
+    channel = netprobe_pod.open(["sleep", "30"])
+    try:
+        with pytest.raises(ExecTimeout, match="no answer within 2s"):
+            channel.ask("anything", timeout=2)
+    finally:
+        channel.close()
 
 
 def test_the_reproduce_line_is_a_kubectl_command(netprobe_pod: PodExec) -> None:

@@ -25,6 +25,7 @@ FIGURES = SizeFigures(
     probe_rss_mib=20.0,
     regeneration_p90_ms=12.0,
     wrong_cells=0,
+    wrong_seen=[],
 )
 
 
@@ -39,7 +40,11 @@ def test_the_engines_memory_figures_are_read_in_their_units(text, value):
 def test_a_round_over_three_probe_timeouts_and_ten_seconds_misses_its_goal():
     assert "goal 13s: met" in FIGURES.line()
     assert "goal 13s: MISSED" in replace(FIGURES, round_s=13.5).line()
-    assert "MISSED" in replace(FIGURES, wrong_cells=1).line()
+    wrong = replace(
+        FIGURES, wrong_cells=1, wrong_seen=["a -> b 80/TCP: expected allowed, saw timeout"]
+    )
+    assert "MISSED" in wrong.line()
+    assert wrong.line().endswith("\n    wrong: a -> b 80/TCP: expected allowed, saw timeout")
     assert "176 x batched" in FIGURES.line()
 
 
