@@ -154,7 +154,8 @@ def _converge_time(prober: MatrixProber, run: PolicyRun) -> tuple[float, list[st
             for cell in wrong_cells(expected, observed)
         ]
         marks.append((not wrong, begun, took))
-        print(f"   round {len(marks)}: {took:.1f}s, {len(wrong)} wrong cells", flush=True)
+        first = f" (first: {wrong[0]})" if wrong else ""
+        print(f"   round {len(marks)}: {took:.1f}s, {len(wrong)} wrong cells{first}", flush=True)
         return observed
 
     policy = Convergence(DEFAULT_TIMEOUTS.convergence * 4, DEFAULT_TIMEOUTS.consistent_rounds)
