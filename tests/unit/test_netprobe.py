@@ -470,6 +470,22 @@ def test_udp_refused_by_icmp_port_unreachable() -> None:
     assert result["elapsed_ms"] < 1000
 
 
+def test_a_datagram_that_came_by_the_deadline_counts_when_read_late() -> None:
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client,
+    ):
+        server.bind(("127.0.0.1", 0))
+        client.connect(server.getsockname())
+        client.send(b"query")
+        server.sendto(b"answer", server.recvfrom(100)[1])
+        select.select([client], [], [], 5)
+        past = time.monotonic() - 1
+        assert netprobe.receive_by(client, past) == b"answer"
+        with pytest.raises(TimeoutError):
+            netprobe.receive_by(client, past)  # nothing more came: a drop
+
+
 def test_http_reflects_host_path_and_headers(serve: Callable[..., Ports]) -> None:
     [port] = serve("--bind", "127.0.0.1", "--http", "0", env={"POD_NAME": "web"})["http"]
     result = probe_one(
