@@ -5,18 +5,13 @@ none, and an allocated address answers from outside."""
 from __future__ import annotations
 
 import pytest
-from netconform.fixtures.routing import LbBench, Routing
+from netconform.fixtures.routing import LbBench, Routing, expect
 
-from netconform.checks.lbipam import Allocated, LbExpectation, Refused, Shared
+from netconform.checks.lbipam import Allocated, Refused, Shared
 from netconform.lb_scenario import LbScenario
 from netconform.verdict import Verdict
 
 pytestmark = [pytest.mark.requires("lb_ipam"), pytest.mark.xdist_group("bgp")]
-
-
-def expect(scenario: LbScenario, *expectations: LbExpectation) -> None:
-    verdict = scenario.verdict(*expectations)
-    assert verdict.ok, verdict
 
 
 def test_each_declared_pool_addresses_the_services_it_selects(lb_bench: LbBench) -> None:
@@ -30,10 +25,8 @@ def test_each_declared_pool_addresses_the_services_it_selects(lb_bench: LbBench)
 
 def test_a_requested_address_in_a_declared_pool_is_honoured(lb_bench: LbBench) -> None:
     pool = lb_bench.declared_pools()[0]
-    wanted = str(list(pool.cidr.hosts())[-1])
-    pinned = {"lbipam.cilium.io/ips": wanted}
-    with lb_bench.backend.temporary({"pinned": pool.service_selector or {}}, pinned) as made:
-        expect(lb_bench.backend, Allocated(made["pinned"], pool=pool.name, ip=wanted))
+    with lb_bench.requesting_last_address(pool) as (service, wanted):
+        expect(lb_bench.backend, Allocated(service, pool=pool.name, ip=wanted))
 
 
 def test_a_sharing_key_shares_one_address_when_ports_differ(lb: LbScenario) -> None:
